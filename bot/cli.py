@@ -1,0 +1,192 @@
+"""`python -m bot ...`: the command-line face. A public contract (names, options, JSON keys, exit
+codes): extend it, never break it. Exit 0 on success, 1 on a user error (one sentence on stderr),
+2 on a usage error. With --json, stdout carries only JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from index.errors import BylineError, InvalidInput
+
+if TYPE_CHECKING:
+    from index.engine import Engine
+
+EXIT_OK, EXIT_USER_ERROR, EXIT_USAGE = 0, 1, 2
+DEFAULT_COLLECTION = "default"
+
+
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The global options, accepted before or after the command (`--json ask ...` or `ask ... --json`)."""
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--data-dir", default=default, help="data directory (default $BYLINE_DATA_DIR, else ./data)")
+    parser.add_argument("--collection", default=default, help=f"collection name (default {DEFAULT_COLLECTION!r})")
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="machine-readable output on stdout")
+    parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS if suppress else 0,
+                        help="log progress to stderr (-vv for debug)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Byline: answers questions about your articles by quoting them, with sources.",
+    )
+    _global_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        _global_options(sub, suppress=True)
+        return sub
+
+    add = command("add", "add articles: files (.txt .md .html .pdf), directories, http(s) URLs, or - for stdin")
+    add.add_argument("sources", nargs="+", metavar="SOURCE")
+    add.add_argument("--title", help="title (single source only; plain text defaults to its first line)")
+    add.add_argument("--url", help="the article's canonical URL (single source only)")
+    add.add_argument("--published", help="publication date, YYYY-MM-DD")
+
+    ask = command("ask", "answer a question with verbatim quotes from the articles")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=None, metavar="N", help="at most N quotes (default 3)")
+
+    summary = command("summary", "extractive summary of one article")
+    summary.add_argument("article_id", type=int, metavar="ARTICLE_ID")
+    summary.add_argument("--sentences", type=int, default=3, metavar="N", help="number of sentences (default 3)")
+
+    command("list", "list the articles in the collection")
+    remove = command("remove", "remove an article, its chunks, vectors and lexical entries")
+    remove.add_argument("article_id", type=int, metavar="ARTICLE_ID")
+    command("reindex", "rebuild the FAISS and BM25 caches from SQLite (all collections unless --collection)")
+    command("run", "chat in the terminal (or connect to Discord when DISCORD_TOKEN is set)")
+    return parser
+
+
+def _emit(args: argparse.Namespace, payload: Any, text: str) -> None:
+    if args.json:
+        json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    elif text:
+        print(text)
+
+
+def _open_engine(args: argparse.Namespace) -> Engine:
+    from bot import config
+    from index.engine import Engine
+
+    return Engine(config.load(args.data_dir).engine)
+
+
+def cmd_add(engine: Engine, args: argparse.Namespace, collection: str) -> int:
+    from bot import render
+    from index import extract
+
+    if len(args.sources) > 1 and (args.title or args.url):
+        raise InvalidInput("--title and --url apply to a single source; add the files one at a time.")
+    errors: list[tuple[str, BylineError]] = []
+    docs: list[extract.Document] = []
+    for source in args.sources:
+        if source == "-":
+            data = sys.stdin.buffer.read()
+            try:
+                kind = "html" if extract.looks_like_html(data[:4096].decode("utf-8", "replace")) else "text"
+                docs.append(extract.from_bytes(data, "stdin", kind, url=args.url,
+                                               max_bytes=engine.settings.max_article_bytes))
+            except BylineError as exc:
+                errors.append(("stdin", exc))
+        else:
+            docs.extend(engine.documents(source, errors))
+        if len(docs) > 1 and (args.title or args.url):
+            raise InvalidInput("--title and --url apply to a single article, but that source holds several.")
+    results = engine.add_documents(collection, docs, title=args.title, url=args.url, published=args.published,
+                                   errors=errors) if docs else []
+    _emit(args, [r.to_json() for r in results], "\n".join(render.add_result_text(r) for r in results))
+    for source, exc in errors:
+        print(f"error: {source}: {exc}", file=sys.stderr)
+    return EXIT_USER_ERROR if errors else EXIT_OK
+
+
+def cmd_ask(engine: Engine, args: argparse.Namespace, collection: str) -> int:
+    from bot import render
+
+    if args.k is not None and args.k < 1:
+        raise InvalidInput("-k must be at least 1.")
+    answer = engine.ask(collection, args.question, k=args.k)
+    _emit(args, answer.to_json(), render.answer_text(answer))
+    return EXIT_OK
+
+
+def cmd_summary(engine: Engine, args: argparse.Namespace, collection: str) -> int:
+    from bot import render
+
+    if args.sentences < 1:
+        raise InvalidInput("--sentences must be at least 1.")
+    summary = engine.summarize(collection, args.article_id, args.sentences)
+    _emit(args, summary.to_json(), render.summary_text(summary))
+    return EXIT_OK
+
+
+def cmd_list(engine: Engine, args: argparse.Namespace, collection: str) -> int:
+    from bot import render
+
+    articles = engine.list_articles(collection)
+    text = "\n".join(render.article_line(a) for a in articles) or f"No articles in collection {collection!r} yet."
+    _emit(args, [a.to_json() for a in articles], text)
+    return EXIT_OK
+
+
+def cmd_remove(engine: Engine, args: argparse.Namespace, collection: str) -> int:
+    article = engine.remove(collection, args.article_id)
+    _emit(args, {"id": article.id, "title": article.title, "status": "removed"},
+          f"removed   #{article.id}  {article.title}")
+    return EXIT_OK
+
+
+def cmd_reindex(engine: Engine, args: argparse.Namespace, collection: str | None) -> int:
+    counts = engine.reindex(collection)
+    text = "\n".join(f"{name}: {n} chunks" for name, n in counts.items()) or "Nothing to reindex."
+    _emit(args, {"collections": counts}, text)
+    return EXIT_OK
+
+
+def cmd_run(engine: Engine, args: argparse.Namespace, collection: str) -> int:
+    from bot import chat, config
+
+    if config.load(args.data_dir).discord_token:
+        raise InvalidInput(
+            "DISCORD_TOKEN is set but this version has no Discord face yet; unset it to chat in the terminal."
+        )
+    return chat.run(engine, collection)
+
+
+COMMANDS = {
+    "add": cmd_add, "ask": cmd_ask, "summary": cmd_summary, "list": cmd_list, "remove": cmd_remove,
+    "reindex": cmd_reindex, "run": cmd_run,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits with 2 on a usage error
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.collection is not None:
+            from index.engine import Engine as _Engine
+
+            _Engine.check_collection(args.collection)
+        engine = _open_engine(args)
+        collection = args.collection if args.command == "reindex" else (args.collection or DEFAULT_COLLECTION)
+        try:
+            return COMMANDS[args.command](engine, args, collection)
+        finally:
+            engine.close()
+    except BylineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,46 @@
+"""Engine results → text for people (terminal and CLI; the Discord face builds embeds from the same
+objects). Quotes are shown verbatim; only the decoration around them is ours."""
+
+from __future__ import annotations
+
+from index.engine import citation_numbers
+from index.models import AddResult, Answer, Article, Summary
+
+
+def source_line(number: int, title: str, url: str | None, published: str | None, article_id: int) -> str:
+    parts = [f"[{number}] {title}"]
+    if published:
+        parts.append(f"({published})")
+    parts.append(f"— {url}" if url else f"— article #{article_id}")
+    return " ".join(parts)
+
+
+def answer_text(answer: Answer) -> str:
+    if answer.abstained:
+        lines = [answer.answer]
+        return "\n".join(lines)
+    numbers = citation_numbers(answer.quotes)
+    lines = [f"“{q.text}” [{n}]" for q, n in zip(answer.quotes, numbers, strict=True)]
+    lines.append("")
+    cited: set[int] = set()
+    for quote, number in zip(answer.quotes, numbers, strict=True):
+        if number not in cited:
+            cited.add(number)
+            lines.append(source_line(number, quote.title, quote.url, quote.published, quote.article_id))
+    return "\n".join(lines)
+
+
+def summary_text(summary: Summary) -> str:
+    head = f"{summary.title}" + (f" — {summary.url}" if summary.url else f" (article #{summary.article_id})")
+    body = [f"• {s.text}" for s in summary.sentences] or ["(this article has no sentences to summarise)"]
+    return "\n".join([head, *body])
+
+
+def add_result_text(result: AddResult) -> str:
+    return f"{result.status:9} #{result.id}  {result.title}  ({result.chunks} chunks)"
+
+
+def article_line(article: Article) -> str:
+    date = article.published or "—"
+    where = f"  {article.url}" if article.url else ""
+    return f"#{article.id:<5} {date:10}  {article.title}  ({article.chunks} chunks){where}"

@@ -1,0 +1,572 @@
+"""The facade every face calls: add, remove, ask, summarize, list, reindex.
+
+Thread-safe: any number of readers; writers are serialised (a lock here, BEGIN IMMEDIATE across
+processes). An article becomes visible only when its SQLite transaction commits, and the in-memory
+FAISS/BM25 caches follow the collection's revision counter, so another process's writes are seen too."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from index import chunking, extract
+from index.answer import (
+    DEFAULT_SCORING,
+    Candidate,
+    Question,
+    Scoring,
+    ScoredSentence,
+    analyse_question,
+    fuse,
+    pick_quotes,
+    score_sentence,
+)
+from index.embedding import Embedder
+from index.errors import BylineError, InvalidInput, ModelMismatch, NotFound
+from index.lexical import LexicalIndex, tokenize
+from index.models import AddResult, Answer, Article, ArticleRef, Quote, Summary, SummarySentence
+from index.settings import EngineSettings
+from index.store import ArticleRow, NewArticle, Store
+from index.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NO_ANSWER = "The articles don't say."
+
+
+@dataclass
+class _CollectionIndex:
+    """In-memory caches of one collection, valid for one store revision."""
+
+    revision: int
+    vectors: VectorIndex
+    lexical: LexicalIndex
+    tokens: dict[int, list[str]] | None = None  # chunk id → BM25 tokens, filled on first write
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """An article split, chunked and embedded, ready for one write transaction."""
+
+    new: NewArticle
+    chunk_texts: list[str]
+
+
+def content_hash(text: str) -> str:
+    # Whitespace-insensitive, so a re-pasted copy with different line wrapping is still a duplicate.
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+class Engine:
+    def __init__(self, settings: EngineSettings | None = None, embedder: Embedder | None = None,
+                 scoring: Scoring = DEFAULT_SCORING) -> None:
+        self.settings = settings or EngineSettings()
+        self.embedder = embedder or Embedder(self.settings.model, self.settings.encode_batch_size)
+        self.scoring = scoring
+        self.store = Store(Path(self.settings.data_dir) / "byline.sqlite3")
+        self._indexes: dict[str, _CollectionIndex] = {}
+        self._index_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- collections and caches -----------------------------------------------------------------
+    @staticmethod
+    def check_collection(name: str) -> str:
+        if not _COLLECTION_NAME.match(name or ""):
+            raise InvalidInput(
+                "A collection name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit."
+            )
+        return name
+
+    def _cache_paths(self, collection: str) -> tuple[Path, Path]:
+        base = Path(self.settings.data_dir) / "indexes"
+        return base / f"{collection}.faiss", base / f"{collection}.bm25"
+
+    def _header(self, collection: str, revision: int) -> dict[str, object]:
+        return {"collection": collection, "revision": revision, "model": self.embedder.name}
+
+    def _check_model(self) -> None:
+        stored = self.store.meta("model")
+        if stored is not None and stored != self.embedder.name:
+            raise ModelMismatch(
+                f"The articles were embedded with {stored!r} but the configured model is {self.embedder.name!r}; "
+                "run `python -m bot reindex` to re-embed them."
+            )
+
+    def _index(self, collection: str) -> _CollectionIndex:
+        """The caches for the collection at the store's current revision: memory, else files, else SQLite."""
+        revision = self.store.revision(collection)
+        current = self._indexes.get(collection)
+        if current is not None and current.revision == revision:
+            return current
+        with self._index_lock:
+            current = self._indexes.get(collection)
+            if current is not None and current.revision == revision:
+                return current
+            self._check_model()
+            header = self._header(collection, revision)
+            faiss_path, bm25_path = self._cache_paths(collection)
+            vectors = VectorIndex.load(faiss_path, header)
+            lexical = LexicalIndex.load(bm25_path, header)
+            tokens = None
+            if vectors is None:
+                ids, matrix = self.store.chunk_vectors(collection)
+                vectors = VectorIndex(matrix.shape[1] if len(ids) else self.embedder.dimension)
+                vectors.add(ids, matrix)
+                vectors.save(faiss_path, header)
+                log.info("rebuilt vector index for %s from SQLite (%d chunks)", collection, len(ids))
+            if lexical is None:
+                tokens = self._tokens_from_store(collection)
+                lexical = LexicalIndex(np.fromiter(tokens.keys(), dtype=np.int64), list(tokens.values()))
+                lexical.save(bm25_path, header)
+                log.info("rebuilt BM25 index for %s from SQLite (%d chunks)", collection, len(tokens))
+            current = _CollectionIndex(revision, vectors, lexical, tokens)
+            self._indexes[collection] = current
+            return current
+
+    def _tokens_from_store(self, collection: str) -> dict[int, list[str]]:
+        return {chunk_id: tokenize(text) for chunk_id, text in self.store.chunk_texts(collection)}
+
+    def _apply(self, collection: str, revision: int, removed: list[int], added: list[int],
+               vectors: np.ndarray, texts: list[str], *, save: bool = True) -> None:
+        """Bring the in-memory caches from revision-1 to `revision` (or drop them if another writer
+        slipped in between, so they are rebuilt from SQLite on next use)."""
+        state = self._indexes.get(collection)
+        if state is None or state.revision != revision - 1:
+            self._indexes.pop(collection, None)
+            return
+        with state.lock:
+            if state.tokens is None:
+                state.tokens = self._tokens_from_store(collection)
+            else:
+                for chunk_id in removed:
+                    state.tokens.pop(chunk_id, None)
+                for chunk_id, text in zip(added, texts, strict=True):
+                    state.tokens[chunk_id] = tokenize(text)
+            state.vectors.remove(removed)
+            state.vectors.add(np.asarray(added, dtype=np.int64), vectors)
+            state.revision = revision
+        if save:
+            self._rebuild_lexical(collection)
+
+    def _rebuild_lexical(self, collection: str) -> None:
+        state = self._indexes.get(collection)
+        if state is None or state.tokens is None:
+            return
+        with state.lock:
+            ids = np.fromiter(state.tokens.keys(), dtype=np.int64)
+            token_lists = list(state.tokens.values())
+            revision = state.revision
+        lexical = LexicalIndex(ids, token_lists)
+        with state.lock:
+            if state.revision != revision:  # a newer write will rebuild it again
+                return
+            state.lexical = lexical
+            header = self._header(collection, revision)
+            faiss_path, bm25_path = self._cache_paths(collection)
+            state.vectors.save(faiss_path, header)
+        lexical.save(bm25_path, header)
+
+    # -- adding ---------------------------------------------------------------------------------
+    def add_document(self, collection: str, doc: extract.Document, *, title: str | None = None,
+                     url: str | None = None, published: str | None = None) -> AddResult:
+        return self.add_documents(collection, [doc], title=title, url=url, published=published)[0]
+
+    def add_documents(self, collection: str, docs: Iterable[extract.Document], *, title: str | None = None,
+                      url: str | None = None, published: str | None = None,
+                      errors: list[tuple[str, BylineError]] | None = None) -> list[AddResult]:
+        """Add several documents, each in its own transaction; BM25 is rebuilt once at the end.
+        With `errors` given, a bad document is reported there and the others still go in."""
+        self.check_collection(collection)
+        if published is not None and chunking.parse_date(published) is None:
+            raise InvalidInput(f"--published must be a date like 2024-03-14, not {published!r}.")
+        results = []
+        touched = False
+        try:
+            for doc in docs:
+                try:
+                    result, wrote = self._add_one(collection, doc, title, url, published)
+                except BylineError as exc:
+                    if errors is None:
+                        raise
+                    errors.append((doc.source, exc))
+                    continue
+                touched = touched or wrote
+                results.append(result)
+        finally:
+            if touched:
+                self._rebuild_lexical(collection)
+        return results
+
+    def _add_one(self, collection: str, doc: extract.Document, title: str | None, url: str | None,
+                 published: str | None) -> tuple[AddResult, bool]:
+        text = doc.text
+        if len(text) > self.settings.max_article_chars:
+            raise InvalidInput(
+                f"{doc.source} has {len(text):,} characters, over the {self.settings.max_article_chars:,} limit."
+            )
+        digest = content_hash(text)
+        url = url or doc.url
+        existing = self.store.find_by_hash(collection, digest)
+        if existing is not None:
+            return self._result(existing, "duplicate", doc.source), False
+        by_url = self.store.find_by_url(collection, url) if url else None
+        if by_url is None and self.store.article_count(collection) >= self.settings.max_articles_per_collection:
+            raise InvalidInput(
+                f"This collection already holds {self.settings.max_articles_per_collection:,} articles, the limit; "
+                "remove some first."
+            )
+        prepared = self._prepare(doc, title=title, url=url, published=published, digest=digest)
+        with self._write_lock:
+            self._check_model()
+            self._index(collection)  # make sure the caches are current before applying a delta
+            again = self.store.find_by_hash(collection, digest)
+            if again is not None:  # another writer added it meanwhile
+                return self._result(again, "duplicate", doc.source), False
+            by_url = self.store.find_by_url(collection, url) if url else None
+            article_id, removed, added = self.store.save_article(
+                collection, prepared.new, replace_id=by_url.id if by_url else None
+            )
+            if self.store.meta("model") is None:
+                with self.store.write() as conn:
+                    self.store.set_meta(conn, "model", self.embedder.name)
+                    self.store.set_meta(conn, "dimension", str(self.embedder.dimension))
+            revision = self.store.revision(collection)
+            self._apply(collection, revision, removed, added, prepared.new.chunk_vectors, prepared.chunk_texts,
+                        save=False)
+        row = self.store.article(collection, article_id)
+        assert row is not None
+        status = "updated" if by_url else "added"
+        log.info("%s article %d %r (%d chunks) in %s", status, article_id, row.title, row.chunks, collection)
+        return self._result(row, status, doc.source), True
+
+    @staticmethod
+    def _result(row: ArticleRow, status: str, source: str) -> AddResult:
+        return AddResult(row.id, row.title, row.url, row.published, row.chunks, status, source)  # type: ignore[arg-type]
+
+    def _prepare(self, doc: extract.Document, *, title: str | None, url: str | None, published: str | None,
+                 digest: str) -> _Prepared:
+        text = doc.text
+        page = chunking.layout(text, first_line_is_title=doc.first_line_is_title and not title)
+        spans = [s for s in page.sentences]
+        if not any(s.quotable for s in spans):
+            raise InvalidInput(f"{doc.source} has no sentences to quote (only headings or boilerplate).")
+        budget = self.settings.chunk_tokens
+        counts = self.embedder.count_tokens([text[s.start : s.end] for s in spans])
+        sentences: list[tuple[int, int, bool]] = []
+        token_counts: list[int] = []
+        for span, count in zip(spans, counts, strict=True):
+            pieces = chunking.split_long(
+                text, chunking.Span(span.start, span.end), count, budget,
+                lambda piece: self.embedder.count_tokens([piece])[0],
+            )
+            piece_counts = [count] if len(pieces) == 1 else self.embedder.count_tokens(
+                [text[p.start : p.end] for p in pieces]
+            )
+            for piece, piece_count in zip(pieces, piece_counts, strict=True):
+                sentences.append((piece.start, piece.end, span.quotable))
+                token_counts.append(piece_count)
+        windows = chunking.windows(token_counts, budget)
+        chunk_texts = [text[sentences[a][0] : sentences[b][1]] for a, b in windows]
+        sentence_texts = [text[s:e] for s, e, _ in sentences]
+        vectors = self.embedder.encode(chunk_texts + sentence_texts)
+        if title:
+            final_title = title.strip()
+        elif doc.first_line_is_title and page.title is None:
+            final_title = _title_from_text(text, page)  # the first line is prose, not a headline
+        else:
+            final_title = (doc.title or "").strip() or _title_from_text(text, page)
+        return _Prepared(
+            new=NewArticle(
+                title=final_title[:300],
+                url=url,
+                published=chunking.parse_date(published) if published else (doc.published or page.published),
+                text=text,
+                content_hash=digest,
+                body_end=page.body_end,
+                source=doc.source,
+                sentences=sentences,
+                sentence_vectors=vectors[len(chunk_texts) :],
+                chunks=windows,
+                chunk_vectors=vectors[: len(chunk_texts)],
+            ),
+            chunk_texts=chunk_texts,
+        )
+
+    def add_text(self, collection: str, text: str, *, source: str = "text", title: str | None = None,
+                 url: str | None = None, published: str | None = None) -> AddResult:
+        doc = extract.from_bytes(text.encode(), source, "text", max_bytes=self.settings.max_article_bytes)
+        return self.add_document(collection, doc, title=title, url=url, published=published)
+
+    def add_file(self, collection: str, path: Path, **meta: str | None) -> AddResult:
+        return self.add_document(collection, extract.from_file(path, self.settings.max_article_bytes), **meta)
+
+    def fetch_url(self, url: str) -> extract.Document:
+        from index.fetch import fetch
+
+        s = self.settings
+        page = fetch(url, timeout=s.fetch_timeout, max_bytes=s.fetch_max_bytes, allowed_ports=s.fetch_allowed_ports,
+                     allow_private=s.fetch_allow_private)
+        return extract.from_bytes(page.body, url, page.kind, url=page.url, charset=page.charset,
+                                  max_bytes=s.fetch_max_bytes)
+
+    def add_url(self, collection: str, url: str, **meta: str | None) -> AddResult:
+        return self.add_document(collection, self.fetch_url(url), **meta)
+
+    def documents(self, source: str, errors: list[tuple[str, BylineError]]) -> list[extract.Document]:
+        """Documents from a source string: an http(s) URL, a file, or a directory of supported files.
+        Problems are appended to `errors` (one per bad file) so that the good ones still go in."""
+        if source.startswith(("http://", "https://")):
+            try:
+                return [self.fetch_url(source)]
+            except BylineError as exc:
+                errors.append((source, exc))
+                return []
+        path = Path(source)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in extract.SUPPORTED_SUFFIXES
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            if not files:
+                errors.append((source, InvalidInput(f"{source} has no .txt, .md, .html or .pdf files.")))
+        elif path.exists():
+            files = [path]
+        else:
+            errors.append((source, InvalidInput(f"{source} is not a file, a directory or an http(s) URL.")))
+            files = []
+        docs = []
+        for file in files:
+            try:
+                docs.append(extract.from_file(file, self.settings.max_article_bytes))
+            except BylineError as exc:
+                errors.append((str(file), exc))
+        return docs
+
+    # -- removing, listing, rebuilding --------------------------------------------------------------
+    def remove(self, collection: str, article_id: int) -> Article:
+        self.check_collection(collection)
+        with self._write_lock:
+            row = self.store.article(collection, article_id)
+            if row is None:
+                raise NotFound(f"There is no article {article_id} in this collection.")
+            self._index(collection)
+            removed = self.store.delete_article(collection, article_id)
+            if removed is None:
+                raise NotFound(f"There is no article {article_id} in this collection.")
+            self._apply(collection, self.store.revision(collection), removed, [], np.zeros((0, 1)), [])
+        log.info("removed article %d from %s", article_id, collection)
+        return _article(row)
+
+    def list_articles(self, collection: str) -> list[Article]:
+        self.check_collection(collection)
+        return [_article(row) for row in self.store.articles(collection)]
+
+    def article_text(self, collection: str, article_id: int) -> str:
+        row = self.store.article(self.check_collection(collection), article_id)
+        if row is None:
+            raise NotFound(f"There is no article {article_id} in this collection.")
+        return row.text
+
+    def reindex(self, collection: str | None = None) -> dict[str, int]:
+        """Rebuild FAISS and BM25 from SQLite. If the configured model differs from the one that made
+        the stored vectors, re-embed every chunk and sentence first (the only time text is re-embedded)."""
+        with self._write_lock:
+            stored = self.store.meta("model")
+            reembedded = 0
+            if stored is not None and stored != self.embedder.name:
+                reembedded = self._reembed_all()
+            names = [self.check_collection(collection)] if collection else self.store.collections()
+            counts = {}
+            for name in names:
+                for path in self._cache_paths(name):
+                    path.unlink(missing_ok=True)
+                self._indexes.pop(name, None)
+                counts[name] = len(self._index(name).vectors)
+            log.info("reindexed %s (re-embedded %d texts)", counts, reembedded)
+            return counts
+
+    def _reembed_all(self) -> int:
+        conn = self.store._connect()
+        chunks = conn.execute(
+            "SELECT c.id, substr(a.text, c.start + 1, c.end - c.start) FROM chunks c JOIN articles a ON a.id = c.article_id"
+        ).fetchall()
+        sentences = conn.execute(
+            "SELECT s.article_id, s.idx, substr(a.text, s.start + 1, s.end - s.start) FROM sentences s"
+            " JOIN articles a ON a.id = s.article_id"
+        ).fetchall()
+        chunk_vectors = self.embedder.encode([t for _, t in chunks])
+        sentence_vectors = self.embedder.encode([t for _, _, t in sentences])
+        with self.store.write() as tx:
+            tx.executemany("UPDATE chunks SET vector = ? WHERE id = ?",
+                           [(v.tobytes(), cid) for (cid, _), v in zip(chunks, chunk_vectors, strict=True)])
+            tx.executemany("UPDATE sentences SET vector = ? WHERE article_id = ? AND idx = ?",
+                           [(v.tobytes(), a, i) for (a, i, _), v in zip(sentences, sentence_vectors, strict=True)])
+            self.store.set_meta(tx, "model", self.embedder.name)
+            self.store.set_meta(tx, "dimension", str(self.embedder.dimension))
+            tx.execute("UPDATE collections SET revision = revision + 1")
+        self._indexes.clear()
+        return len(chunks) + len(sentences)
+
+    # -- asking ---------------------------------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        question = " ".join((question or "").split())
+        if not question:
+            raise InvalidInput("Ask a question: the text was empty.")
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidInput(
+                f"That question is {len(question):,} characters; please keep it under "
+                f"{self.settings.max_question_chars:,}."
+            )
+        return question
+
+    def ask(self, collection: str, question: str, k: int | None = None) -> Answer:
+        self.check_collection(collection)
+        self.embedder.model  # load the model before the clock starts: took_ms is the answer's own time
+        started = time.perf_counter()
+        question = self.check_question(question)
+        limit = max(1, min(k or self.settings.max_quotes, 10))
+        state = self._index(collection)
+        if len(state.vectors) == 0:
+            return Answer(question, "There are no articles here yet, so the articles don't say.", True, (),
+                          (time.perf_counter() - started) * 1000)
+        query = analyse_question(question, self.embedder.encode([question])[0])
+        candidates = self._retrieve(state, query)
+        sentences, chunk_scores = self._score_sentences(state, candidates, query)
+        rows = self.store.article_texts(sorted({s.article_id for s in sentences}))
+        best = max(sentences, key=lambda s: s.score) if sentences else None
+        confidence = best.score if best else 0.0
+        took = lambda: (time.perf_counter() - started) * 1000  # noqa: E731
+        if best is None or confidence < self.settings.abstain_threshold:
+            related = self._related(candidates, chunk_scores, rows)
+            pointer = "; ".join(f"“{r.title}” (#{r.article_id})" for r in related)
+            text = NO_ANSWER + (f" The closest articles are {pointer}." if pointer else "")
+            return Answer(question, text, True, (), took(), tuple(related), confidence)
+        chosen = pick_quotes(sentences, limit, self.scoring)
+        quotes = []
+        for sentence in chosen:
+            row = rows[sentence.article_id]
+            quotes.append(Quote(row.text[sentence.start : sentence.end], row.id, row.title, row.url, row.published,
+                                sentence.start, sentence.end, round(sentence.score, 4)))
+        answer = "\n".join(f"“{q.text}” [{n}]" for q, n in zip(quotes, citation_numbers(quotes), strict=True))
+        return Answer(question, answer, False, tuple(quotes), took(), (), confidence)
+
+    def _retrieve(self, state: _CollectionIndex, query: Question) -> list[Candidate]:
+        depth = self.scoring.candidates
+        lexical = state.lexical
+        with state.lock:
+            dense_ids, dense_scores = state.vectors.search(query.vector, depth)
+        all_bm25 = lexical.scores(query.terms)
+        if len(all_bm25) and all_bm25.max() > 0:
+            top = np.argpartition(-all_bm25, min(depth, len(all_bm25) - 1))[:depth]
+            top = top[all_bm25[top] > 0]
+            lexical_ids, lexical_scores = lexical.ids[top], all_bm25[top]
+        else:
+            lexical_ids, lexical_scores = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+
+        def cosine_of(ids: list[int]) -> np.ndarray:
+            with state.lock:
+                return state.vectors.vectors(ids) @ query.vector if ids else np.zeros(0)
+
+        def bm25_of(ids: list[int]) -> np.ndarray:
+            return np.array([all_bm25[lexical.position[i]] if i in lexical.position else 0.0 for i in ids])
+
+        return fuse(dense_ids, dense_scores, lexical_ids, lexical_scores, cosine_of, bm25_of, self.scoring)
+
+    def _score_sentences(self, state: _CollectionIndex, candidates: list[Candidate],
+                         query: Question) -> tuple[list[ScoredSentence], dict[int, float]]:
+        top = candidates[: self.scoring.rerank_depth]
+        chunks = self.store.chunks([c.chunk_id for c in top])
+        texts = self.store.article_texts(sorted({c.article_id for c in chunks.values()}))
+        idf = state.lexical.idf
+        best: dict[tuple[int, int], ScoredSentence] = {}
+        chunk_scores: dict[int, float] = {}
+        for candidate in top:
+            chunk = chunks.get(candidate.chunk_id)
+            if chunk is None:  # removed since the search: skip
+                continue
+            text = texts[chunk.article_id].text
+            top_sentence = 0.0
+            for index, start, end, quotable, vector in self.store.sentences(
+                chunk.article_id, chunk.first_sentence, chunk.last_sentence
+            ):
+                if not quotable:
+                    continue
+                score, cosine, cover = score_sentence(query, text[start:end], vector, candidate, idf, self.scoring)
+                top_sentence = max(top_sentence, score)
+                key = (chunk.article_id, index)
+                if key not in best or best[key].score < score:
+                    best[key] = ScoredSentence(chunk.article_id, index, start, end, cosine, cover, score,
+                                               chunk.id, vector)
+            chunk_scores[candidate.chunk_id] = candidate.fused + self.scoring.sentence_weight * top_sentence
+        return list(best.values()), chunk_scores
+
+    def _related(self, candidates: list[Candidate], chunk_scores: dict[int, float],
+                 rows: dict[int, ArticleRow]) -> list[ArticleRef]:
+        chunks = self.store.chunks([c.chunk_id for c in candidates[:20]])
+        order = sorted(chunks.values(), key=lambda c: -chunk_scores.get(c.id, -1.0))
+        ids: list[int] = []
+        for chunk in order:
+            if chunk.article_id not in ids:
+                ids.append(chunk.article_id)
+        rows = {**rows, **self.store.article_texts([i for i in ids if i not in rows])}
+        return [ArticleRef(i, rows[i].title, rows[i].url, rows[i].published) for i in ids[:3] if i in rows]
+
+    # -- summaries ------------------------------------------------------------------------------
+    def summarize(self, collection: str, article_id: int, sentences: int = 3) -> Summary:
+        """Extractive summary: the most central sentences (cosine to the article's mean sentence
+        vector, with a gentle preference for the lead, as news puts the key facts first), picked with
+        a redundancy penalty and returned in article order."""
+        self.check_collection(collection)
+        row = self.store.article(collection, article_id)
+        if row is None:
+            raise NotFound(f"There is no article {article_id} in this collection.")
+        n = max(1, min(sentences, 20))
+        rows = [r for r in self.store.sentences(article_id) if r[3]]
+        if not rows:
+            return Summary(row.id, row.title, row.url, ())
+        matrix = np.vstack([r[4] for r in rows])
+        centroid = matrix.mean(axis=0)
+        centroid /= np.linalg.norm(centroid) or 1.0
+        centrality = matrix @ centroid
+        lead = 0.15 * np.exp(-np.arange(len(rows)) / 3.0)
+        score = centrality + lead
+        chosen: list[int] = []
+        while len(chosen) < min(n, len(rows)):
+            if chosen:
+                redundancy = (matrix @ matrix[chosen].T).max(axis=1)
+                mmr = score - 0.5 * np.maximum(redundancy - 0.5, 0.0)
+                mmr[chosen] = -np.inf
+            else:
+                mmr = score.copy()
+            chosen.append(int(np.argmax(mmr)))
+        picked = [rows[i] for i in sorted(chosen)]
+        return Summary(row.id, row.title, row.url,
+                       tuple(SummarySentence(row.text[s:e], s, e) for _, s, e, _, _ in picked))
+
+
+def citation_numbers(quotes: Iterable[Quote]) -> list[int]:
+    """[1], [2], ... per article in order of first appearance: two quotes from one article share a number."""
+    numbers: dict[int, int] = {}
+    return [numbers.setdefault(q.article_id, len(numbers) + 1) for q in quotes]
+
+
+def _article(row: ArticleRow) -> Article:
+    return Article(row.id, row.collection, row.title, row.url, row.published, row.added, row.chunks)
+
+
+def _title_from_text(text: str, page: chunking.Layout) -> str:
+    """No headline line: use the start of the first sentence."""
+    first = page.sentences[0] if page.sentences else None
+    sentence = text[first.start : first.end] if first else text.strip()
+    return sentence if len(sentence) <= 100 else sentence[:97].rsplit(" ", 1)[0] + "…"

@@ -1,0 +1,168 @@
+"""Fetching article URLs without letting a URL turn the bot against its own network (SSRF).
+
+The host is resolved once and every address checked; the connection goes to the checked address (so a
+DNS answer that changes between check and connect cannot redirect it), every redirect is checked the
+same way, and the body is streamed with a size cap and a deadline."""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+from index.errors import FetchError
+
+Resolver = Callable[..., list]
+MAX_REDIRECTS = 5
+ACCEPTED_TYPES = {
+    "text/html": "html",
+    "application/xhtml+xml": "html",
+    "text/plain": "text",
+    "text/markdown": "text",
+    "application/pdf": "pdf",
+}
+USER_AGENT = "Byline/0.1 (+https://github.com/byline-bot; article fetcher)"
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    url: str  # after redirects
+    kind: str  # html | text | pdf
+    body: bytes
+    charset: str | None
+
+
+def address_refusal(address: str) -> str | None:
+    """Why an address must not be fetched from a public bot, or None if it is a public address."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.is_unspecified:
+        return "an unspecified address"
+    if ip.is_private or ip.is_reserved or not ip.is_global:
+        return "a private address"
+    return None
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address we checked, not to whatever the hostname resolves to later."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def _resolve(host: str, port: int, resolver: Resolver, allow_private: bool) -> str:
+    try:
+        infos = resolver(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, OSError):
+        raise FetchError(f"Could not find the server {host!r}; check the link.") from None
+    addresses = [info[4][0] for info in infos]
+    if not addresses:
+        raise FetchError(f"Could not find the server {host!r}; check the link.")
+    if not allow_private:
+        for address in addresses:
+            reason = address_refusal(address)
+            if reason:
+                raise FetchError(f"Refused to fetch {host}: it points to {reason}.")
+    return addresses[0]
+
+
+def fetch(
+    url: str,
+    *,
+    timeout: float = 15.0,
+    max_bytes: int = 10_000_000,
+    allowed_ports: frozenset[int] = frozenset({80, 443}),
+    allow_private: bool = False,
+    resolver: Resolver = socket.getaddrinfo,
+) -> FetchedPage:
+    deadline = time.monotonic() + timeout
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        parts = urlsplit(current)
+        if parts.scheme not in ("http", "https"):
+            raise FetchError("Only http and https links can be added.")
+        if not parts.hostname:
+            raise FetchError("That link has no host name.")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise FetchError("That link has an invalid port.") from None
+        if port not in allowed_ports:
+            raise FetchError(f"Refused to fetch from port {port}; allowed ports are {sorted(allowed_ports)}.")
+        address = _resolve(parts.hostname, port, resolver, allow_private)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError("The page took too long to answer.")
+        conn_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+        conn = conn_class(parts.hostname, port, address, timeout=remaining)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            conn.request(
+                "GET",
+                path,
+                headers={
+                    "User-Agent": USER_AGENT,
+                    "Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,application/pdf;q=0.8",
+                },
+            )
+            response = conn.getresponse()
+            if response.status in (301, 302, 303, 307, 308):
+                location = response.getheader("Location")
+                if not location:
+                    raise FetchError("The page redirected without saying where.")
+                current = urljoin(current, location)
+                continue
+            if response.status >= 400:
+                raise FetchError(f"The page could not be fetched: the server answered HTTP {response.status}.")
+            content_type = (response.getheader("Content-Type") or "text/html").split(";")[0].strip().lower()
+            kind = ACCEPTED_TYPES.get(content_type)
+            if kind is None:
+                raise FetchError(f"That link is {content_type}, not a web page, text or PDF.")
+            length = response.getheader("Content-Length")
+            if length and length.isdigit() and int(length) > max_bytes:
+                raise FetchError(f"The page is larger than the {max_bytes // 1_000_000} MB limit.")
+            body = bytearray()
+            while True:
+                if time.monotonic() > deadline:
+                    raise FetchError("The page took too long to download.")
+                piece = response.read(65536)
+                if not piece:
+                    break
+                body.extend(piece)
+                if len(body) > max_bytes:
+                    raise FetchError(f"The page is larger than the {max_bytes // 1_000_000} MB limit.")
+            charset = response.headers.get_content_charset()
+            return FetchedPage(url=current, kind=kind, body=bytes(body), charset=charset)
+        except (TimeoutError, socket.timeout):
+            raise FetchError("The page took too long to answer.") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise FetchError(f"Could not connect to {parts.hostname}: {exc.__class__.__name__}.") from None
+        finally:
+            conn.close()
+    raise FetchError(f"The page redirected more than {MAX_REDIRECTS} times.")

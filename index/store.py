@@ -1,0 +1,332 @@
+"""SQLite, the source of truth: articles with their clean text, sentences and chunks with character
+offsets and vectors, per collection. FAISS and BM25 are caches rebuilt from here.
+
+Schema changes are numbered migrations (PRAGMA user_version). Each write is one transaction that also
+bumps the collection's revision, which is how caches (in this process or another) notice they are stale."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE collections (name TEXT PRIMARY KEY, revision INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection TEXT NOT NULL,
+        title TEXT NOT NULL,
+        url TEXT,
+        published TEXT,
+        added TEXT NOT NULL,
+        text TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        body_end INTEGER NOT NULL,
+        source TEXT
+    );
+    CREATE UNIQUE INDEX articles_hash ON articles (collection, content_hash);
+    CREATE UNIQUE INDEX articles_url ON articles (collection, url) WHERE url IS NOT NULL;
+    CREATE TABLE sentences (
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        quotable INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (article_id, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        collection TEXT NOT NULL,
+        first_sentence INTEGER NOT NULL,
+        last_sentence INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        vector BLOB NOT NULL
+    );
+    CREATE INDEX chunks_article ON chunks (article_id);
+    CREATE INDEX chunks_collection ON chunks (collection);
+    """,
+)
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    id: int
+    collection: str
+    title: str
+    url: str | None
+    published: str | None
+    added: str
+    text: str
+    content_hash: str
+    body_end: int
+    chunks: int = 0
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    id: int
+    article_id: int
+    first_sentence: int
+    last_sentence: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """Everything needed to store an article in one transaction."""
+
+    title: str
+    url: str | None
+    published: str | None
+    text: str
+    content_hash: str
+    body_end: int
+    source: str
+    sentences: Sequence[tuple[int, int, bool]]  # (start, end, quotable)
+    sentence_vectors: np.ndarray
+    chunks: Sequence[tuple[int, int]]  # (first_sentence, last_sentence)
+    chunk_vectors: np.ndarray
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+class Store:
+    """One SQLite file; a connection per thread (WAL: readers never block the one writer)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=60000")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE so concurrent writers (threads or processes) queue."""
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        conn = self._connect()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # re-check under the lock: another process may have migrated meanwhile
+                if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
+                    conn.execute("ROLLBACK")
+                    continue
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- metadata -------------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        row = self._connect().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, conn: sqlite3.Connection, key: str, value: str) -> None:
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def revision(self, collection: str) -> int:
+        row = self._connect().execute("SELECT revision FROM collections WHERE name = ?", (collection,)).fetchone()
+        return row[0] if row else 0
+
+    def _bump(self, conn: sqlite3.Connection, collection: str) -> None:
+        conn.execute(
+            "INSERT INTO collections (name, revision) VALUES (?, 1) "
+            "ON CONFLICT (name) DO UPDATE SET revision = revision + 1",
+            (collection,),
+        )
+
+    def collections(self) -> list[str]:
+        rows = self._connect().execute("SELECT DISTINCT collection FROM articles ORDER BY collection")
+        return [r[0] for r in rows]
+
+    # -- articles -------------------------------------------------------------------------------
+    _ARTICLE_COLUMNS = "id, collection, title, url, published, added, text, content_hash, body_end"
+
+    def find_by_hash(self, collection: str, content_hash: str) -> ArticleRow | None:
+        row = self._connect().execute(
+            f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE collection = ? AND content_hash = ?",
+            (collection, content_hash),
+        ).fetchone()
+        return self._with_chunks(ArticleRow(*row)) if row else None
+
+    def find_by_url(self, collection: str, url: str) -> ArticleRow | None:
+        row = self._connect().execute(
+            f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE collection = ? AND url = ?", (collection, url)
+        ).fetchone()
+        return self._with_chunks(ArticleRow(*row)) if row else None
+
+    def article(self, collection: str, article_id: int) -> ArticleRow | None:
+        row = self._connect().execute(
+            f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE collection = ? AND id = ?", (collection, article_id)
+        ).fetchone()
+        return self._with_chunks(ArticleRow(*row)) if row else None
+
+    def _with_chunks(self, row: ArticleRow) -> ArticleRow:
+        (count,) = self._connect().execute("SELECT count(*) FROM chunks WHERE article_id = ?", (row.id,)).fetchone()
+        return ArticleRow(**{**row.__dict__, "chunks": count})
+
+    def articles(self, collection: str) -> list[ArticleRow]:
+        rows = self._connect().execute(
+            "SELECT a.id, a.collection, a.title, a.url, a.published, a.added, '', a.content_hash, a.body_end,"
+            " (SELECT count(*) FROM chunks c WHERE c.article_id = a.id)"
+            " FROM articles a WHERE a.collection = ? ORDER BY a.id",
+            (collection,),
+        )
+        return [ArticleRow(*r) for r in rows]
+
+    def article_count(self, collection: str) -> int:
+        return self._connect().execute("SELECT count(*) FROM articles WHERE collection = ?", (collection,)).fetchone()[0]
+
+    def article_texts(self, ids: Sequence[int]) -> dict[int, ArticleRow]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._connect().execute(
+            f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", tuple(ids)
+        ).fetchall()
+        return {r[0]: ArticleRow(*r) for r in rows}
+
+    def save_article(self, collection: str, new: NewArticle, *, replace_id: int | None = None) -> tuple[int, list[int], list[int]]:
+        """Insert (or replace the content of `replace_id`) in one transaction.
+        Returns (article id, chunk ids removed, chunk ids added)."""
+        with self.write() as conn:
+            removed: list[int] = []
+            if replace_id is not None:
+                removed = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE article_id = ?", (replace_id,))]
+                conn.execute("DELETE FROM chunks WHERE article_id = ?", (replace_id,))
+                conn.execute("DELETE FROM sentences WHERE article_id = ?", (replace_id,))
+                conn.execute(
+                    "UPDATE articles SET title = ?, url = ?, published = ?, added = ?, text = ?, content_hash = ?,"
+                    " body_end = ?, source = ? WHERE id = ? AND collection = ?",
+                    (new.title, new.url, new.published, utc_now(), new.text, new.content_hash, new.body_end,
+                     new.source, replace_id, collection),
+                )
+                article_id = replace_id
+            else:
+                cursor = conn.execute(
+                    "INSERT INTO articles (collection, title, url, published, added, text, content_hash, body_end,"
+                    " source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (collection, new.title, new.url, new.published, utc_now(), new.text, new.content_hash,
+                     new.body_end, new.source),
+                )
+                article_id = int(cursor.lastrowid)
+            conn.executemany(
+                "INSERT INTO sentences (article_id, idx, start, end, quotable, vector) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (article_id, i, s, e, int(q), _blob(new.sentence_vectors[i]))
+                    for i, (s, e, q) in enumerate(new.sentences)
+                ],
+            )
+            added = []
+            for (first, last), vector in zip(new.chunks, new.chunk_vectors, strict=True):
+                cursor = conn.execute(
+                    "INSERT INTO chunks (article_id, collection, first_sentence, last_sentence, start, end, vector)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (article_id, collection, first, last, new.sentences[first][0], new.sentences[last][1], _blob(vector)),
+                )
+                added.append(int(cursor.lastrowid))
+            self._bump(conn, collection)
+        return article_id, removed, added
+
+    def delete_article(self, collection: str, article_id: int) -> list[int] | None:
+        """Delete an article with its sentences and chunks; returns the removed chunk ids (None if absent)."""
+        with self.write() as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM articles WHERE id = ? AND collection = ?", (article_id, collection)
+            ).fetchone()
+            if not exists:
+                return None
+            removed = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
+            conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+            self._bump(conn, collection)
+        return removed
+
+    # -- chunks and sentences -------------------------------------------------------------------
+    def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._connect().execute(
+            f"SELECT id, article_id, first_sentence, last_sentence, start, end FROM chunks WHERE id IN ({marks})",
+            tuple(int(i) for i in ids),
+        )
+        return {r[0]: ChunkRow(*r) for r in rows}
+
+    def chunk_vectors(self, collection: str) -> tuple[np.ndarray, np.ndarray]:
+        ids, blobs = [], []
+        for chunk_id, blob in self._connect().execute(
+            "SELECT id, vector FROM chunks WHERE collection = ? ORDER BY id", (collection,)
+        ):
+            ids.append(chunk_id)
+            blobs.append(blob)
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), -1)
+        return np.asarray(ids, dtype=np.int64), matrix
+
+    def chunk_texts(self, collection: str) -> Iterator[tuple[int, str]]:
+        # SQLite's substr counts characters (1-based), like Python's str offsets.
+        yield from self._connect().execute(
+            "SELECT c.id, substr(a.text, c.start + 1, c.end - c.start) FROM chunks c"
+            " JOIN articles a ON a.id = c.article_id WHERE c.collection = ? ORDER BY c.id",
+            (collection,),
+        )
+
+    def sentences(self, article_id: int, first: int = 0, last: int | None = None) -> list[tuple[int, int, int, bool, np.ndarray]]:
+        """(idx, start, end, quotable, vector) of an article's sentences first..last inclusive."""
+        last = 1 << 30 if last is None else last
+        rows = self._connect().execute(
+            "SELECT idx, start, end, quotable, vector FROM sentences WHERE article_id = ? AND idx BETWEEN ? AND ?"
+            " ORDER BY idx",
+            (article_id, first, last),
+        )
+        return [(i, s, e, bool(q), np.frombuffer(v, dtype=np.float32)) for i, s, e, q, v in rows]
