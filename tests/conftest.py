@@ -1,0 +1,76 @@
+"""Shared fixtures: the real model (loaded once per session), real FAISS, real SQLite in tmp dirs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from index import Engine, EngineSettings  # noqa: E402
+from index.embedding import Embedder  # noqa: E402
+
+SAMPLES = REPO / "examples" / "articles"
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    model = Embedder()
+    model.model  # load once for the whole session
+    return model
+
+
+@pytest.fixture
+def make_engine(embedder: Embedder, tmp_path: Path) -> Iterator[Callable[..., Engine]]:
+    """Engines over fresh data dirs (or a given one), sharing the session's model."""
+    engines: list[Engine] = []
+
+    def factory(data_dir: Path | None = None, **settings: object) -> Engine:
+        engine = Engine(EngineSettings(data_dir=data_dir or tmp_path / f"data{len(engines)}", **settings), embedder)
+        engines.append(engine)
+        return engine
+
+    yield factory
+    for engine in engines:
+        engine.close()
+
+
+@pytest.fixture
+def engine(make_engine: Callable[..., Engine]) -> Engine:
+    return make_engine()
+
+
+@pytest.fixture(scope="module")
+def sample_engine(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The bundled sample articles in collection 'default' (read-only tests share it)."""
+    engine = Engine(EngineSettings(data_dir=tmp_path_factory.mktemp("samples")), embedder)
+    errors: list = []
+    engine.add_documents("default", engine.documents(str(SAMPLES), errors), errors=errors)
+    assert not errors
+    yield engine
+    engine.close()
+
+
+def assert_verbatim(engine: Engine, collection: str, quotes) -> None:
+    """Every quote is exactly article_text[start:end]."""
+    for quote in quotes:
+        text = engine.article_text(collection, quote.article_id)
+        assert text[quote.start : quote.end] == quote.text
+
+
+def run_cli(*args: str, data_dir: Path, stdin: bytes | None = None, env: dict[str, str] | None = None):
+    """`python -m bot ...` in a new process, as a user's script would run it."""
+    import subprocess
+
+    full_env = {**os.environ, "BYLINE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", **(env or {})}
+    full_env.pop("DISCORD_TOKEN", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=REPO, input=stdin, capture_output=True, env=full_env, timeout=300
+    )
