@@ -1,0 +1,28 @@
+"""The layout tells the architecture: the engine in index/ never depends on the Discord face."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def test_index_never_imports_discord():
+    for path in (REPO / "index").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            for name in names:
+                assert not name.split(".")[0] in {"discord", "bot"}, f"{path.name} imports {name}"
+
+
+def test_importing_the_engine_loads_no_discord_and_no_model():
+    code = "import sys, index.engine; print('discord' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
