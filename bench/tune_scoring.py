@@ -70,6 +70,9 @@ class Features:
     sent_words: np.ndarray
     sent_vectors: np.ndarray
     sent_text: list[str]
+    sent_tokens: list[set[str]]
+    sent_prev: list[int]
+    sent_next: list[int]
     s_extra: dict[str, np.ndarray]  # further per-(question, sentence) features
 
 
@@ -117,10 +120,12 @@ def extract(collection: str, questions: list[SquadQuestion], qvec: np.ndarray) -
 
     # sentences
     sent_key: dict[tuple[int, int], int] = {}
+    sent_prev: list[int] = []  # the previous sentence of the same article, or -1
     sent_article, sent_text, sent_vecs, sent_words, sent_tokens, sent_quotable = [], [], [], [], [], []
     texts = {aid: store.article_texts([aid])[aid].text for aid in article_of}
     for aid in sorted(article_of):
         for idx, start, end, quotable, vec in store.sentences(aid):
+            sent_prev.append(sent_key.get((aid, idx - 1), -1))
             sent_key[(aid, idx)] = len(sent_text)
             t = texts[aid][start:end]
             sent_article.append(article_of[aid])
@@ -135,11 +140,15 @@ def extract(collection: str, questions: list[SquadQuestion], qvec: np.ndarray) -
         for i in chunk_ids
     ]
     sent_matrix = np.vstack(sent_vecs)
+    sent_next = [-1] * len(sent_prev)
+    for s, prev in enumerate(sent_prev):
+        if prev >= 0:
+            sent_next[prev] = s
     para_spans = [a.paragraph_spans for a in articles]
 
     cols: dict[str, list] = {k: [] for k in
                              "c_q c_chunk c_cos c_bm25 c_bm25_top c_drank c_brank c_hit s_q s_sent s_cos s_holds "
-                             "s_cover l_crow l_srow".split()}
+                             "s_cover s_prev_cover s_next_cover l_crow l_srow".split()}
     started = time.time()
     cos_all = qvec @ chunk_matrix.T
     for qi, q in enumerate(questions):
@@ -182,7 +191,9 @@ def extract(collection: str, questions: list[SquadQuestion], qvec: np.ndarray) -
                     cols["s_cos"].append(float(sent_matrix[s] @ qvec[qi]))
                     text = sent_text[s]
                     cols["s_holds"].append(sent_article[s] == q.article and any(a in text for a in q.answers))
-                    cols["s_cover"].append(sum(idf[t] for t in terms if t in sent_tokens[s]) / total if total > 0 else 0.0)
+                    for col, other in (("s_cover", s), ("s_prev_cover", sent_prev[s]), ("s_next_cover", sent_next[s])):
+                        cols[col].append(sum(idf[t] for t in terms if t in sent_tokens[other]) / total
+                                         if total > 0 and other >= 0 else 0.0)
                 cols["l_crow"].append(base + n)
                 cols["l_srow"].append(srow_of[s])
         if qi % 1000 == 0:
@@ -197,9 +208,250 @@ def extract(collection: str, questions: list[SquadQuestion], qvec: np.ndarray) -
         s_cos=np.array(cols["s_cos"], dtype=np.float32), s_holds=np.array(cols["s_holds"], dtype=bool),
         l_crow=np.array(cols["l_crow"], dtype=np.int32), l_srow=np.array(cols["l_srow"], dtype=np.int32),
         sent_article=np.array(sent_article), sent_words=np.array(sent_words), sent_vectors=sent_matrix,
-        sent_text=sent_text, s_extra={"cover": np.array(cols["s_cover"], dtype=np.float32)},
+        sent_text=sent_text, sent_tokens=sent_tokens, sent_prev=sent_prev, sent_next=sent_next, s_extra={k: np.array(cols["s_" + k], dtype=np.float32) for k in ("cover", "prev_cover", "next_cover")},
     )
     with path.open("wb") as f:
         pickle.dump(feats, f, protocol=pickle.HIGHEST_PROTOCOL)
     engine.close()
     return feats
+
+
+# --------------------------------------------------------------------------------------------------
+# Fast evaluation
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Params:
+    """A scoring formula over cached features. `sentence` maps a feature name to its weight in the
+    link (chunk, sentence) score; "fused" is the chunk's fused score, the rest are s_extra columns or
+    "cos" (sentence cosine)."""
+
+    candidates: int = 50
+    dense_weight: float = 0.5
+    rerank_depth: int = 12
+    sentence_weight: float = 1.0
+    quote_margin: float = 0.12
+    duplicate_cosine: float = 0.95
+    sentence: tuple[tuple[str, float], ...] = (("cos", 1.0), ("cover", 0.4))
+    confidence: tuple[tuple[str, float], ...] = (("top", 1.0),)  # "top" = best sentence score
+
+    def with_sentence(self, **weights: float) -> Params:
+        merged = dict(self.sentence)
+        merged.update(weights)
+        return replace(self, sentence=tuple((k, v) for k, v in merged.items() if v != 0))
+
+
+def _segment_first(keys: np.ndarray) -> np.ndarray:
+    """Indices where a sorted key array starts a new segment."""
+    return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+
+
+def evaluate(F: Features, p: Params, questions: list[SquadQuestion], quotes: bool = True) -> dict[str, np.ndarray]:
+    """Per-question outcomes of formula p: rank of the first gold chunk, top-1/top-3 holds, words, confidence."""
+    nq = len(questions)
+    keep = (F.c_drank < p.candidates) | (F.c_brank < p.candidates)
+    top = np.where(F.c_bm25_top > 0, F.c_bm25_top, 1.0)
+    bm25n = np.where(F.c_bm25_top > 0, F.c_bm25 / top, 0.0)
+    fused = p.dense_weight * F.c_cos + (1 - p.dense_weight) * bm25n
+    fused_k = np.where(keep, fused, -np.inf)
+    order = np.lexsort((-fused_k, F.c_q))
+    starts = np.searchsorted(F.c_q[order], np.arange(nq))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    rerank = keep & (rank < p.rerank_depth)
+
+    # link scores
+    lmask = rerank[F.l_crow]
+    lc, ls = F.l_crow[lmask], F.l_srow[lmask]
+    score = np.zeros(len(lc), dtype=np.float64)
+    for name, w in p.sentence:
+        if name == "cos":
+            score += w * F.s_cos[ls]
+        elif name == "fused":
+            score += w * fused[lc]
+        elif name == "ccos":
+            score += w * F.c_cos[lc]
+        elif name == "bm25n":
+            score += w * bm25n[lc]
+        else:
+            score += w * F.s_extra[name][ls]
+    best_chunk = np.zeros(len(F.c_q))
+    np.maximum.at(best_chunk, lc, score)  # starts at 0, like the engine
+    final = np.where(rerank, fused + p.sentence_weight * best_chunk, np.where(keep, fused - 1e3, -np.inf))
+    order = np.lexsort((-final, F.c_q))
+    starts = np.searchsorted(F.c_q[order], np.arange(nq))
+    rank[order] = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    hit_rank = np.full(nq, 10**6)
+    hits = F.c_hit & keep
+    np.minimum.at(hit_rank, F.c_q[hits], rank[hits])
+
+    sscore = np.full(len(F.s_q), -np.inf)
+    np.maximum.at(sscore, ls, score)
+    sorder = np.lexsort((-sscore, F.s_q))
+    sstarts = np.searchsorted(F.s_q[sorder], np.arange(nq))
+    has = (sstarts < len(sorder))
+    has[has] = F.s_q[sorder[sstarts[has]]] == np.arange(nq)[has]
+    first = sorder[np.minimum(sstarts, len(sorder) - 1)]
+    top1 = np.where(has, F.s_holds[first], False)
+    words = np.where(has, F.sent_words[F.s_sent[first]], 0)
+    top_score = np.where(has, sscore[first], 0.0)
+    top3 = top1.copy()
+    nquotes = has.astype(np.int64)
+    if quotes:
+        ends = np.r_[sstarts[1:], len(sorder)]
+        for qi in np.flatnonzero(has):
+            chosen = [first[qi]]
+            for r in sorder[sstarts[qi] + 1 : min(ends[qi], sstarts[qi] + 12)]:
+                if len(chosen) >= 3 or sscore[r] < sscore[chosen[0]] - p.quote_margin or not np.isfinite(sscore[r]):
+                    break
+                v = F.sent_vectors[F.s_sent[r]]
+                if any(float(F.sent_vectors[F.s_sent[c]] @ v) >= p.duplicate_cosine for c in chosen):
+                    continue
+                chosen.append(r)
+            top3[qi] = any(F.s_holds[c] for c in chosen)
+            nquotes[qi] = len(chosen)
+    conf = np.zeros(nq)
+    for name, w in p.confidence:
+        if name == "top":
+            conf += w * top_score
+        elif name == "top_cos":
+            conf += w * np.where(has, F.s_cos[first], 0.0)
+        elif name == "chunk_cos":
+            best = np.full(nq, -1.0)
+            np.maximum.at(best, F.c_q, F.c_cos)
+            conf += w * best
+        else:
+            conf += w * np.where(has, F.s_extra[name][first], 0.0)
+    return {"hit_rank": hit_rank, "top1": top1, "top3": top3, "words": words, "conf": conf, "nquotes": nquotes}
+
+
+def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    scores = np.r_[pos, neg]
+    ranks = np.empty(len(scores))
+    order = np.argsort(scores, kind="mergesort")
+    ranks[order] = np.arange(1, len(scores) + 1)
+    # average ties
+    sorted_scores = scores[order]
+    i = 0
+    while i < len(scores):
+        j = i
+        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
+            j += 1
+        if j > i:
+            ranks[order[i : j + 1]] = (i + j + 2) / 2
+        i = j + 1
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def summarise(full: dict[str, np.ndarray], half: dict[str, np.ndarray] | None, questions: list[SquadQuestion],
+              mask: np.ndarray) -> dict[str, float]:
+    r = full["hit_rank"][mask]
+    out = {
+        "R@1": float(np.mean(r < 1)), "R@5": float(np.mean(r < 5)), "R@10": float(np.mean(r < 10)),
+        "MRR": float(np.mean(np.where(r < 10, 1.0 / (r + 1), 0.0))),
+        "top1": float(np.mean(full["top1"][mask])), "top3": float(np.mean(full["top3"][mask])),
+        "words": float(np.mean(full["words"][mask])), "quotes": float(np.mean(full["nquotes"][mask])),
+    }
+    if half is not None:
+        inside = np.array([in_half(q.article) for q in questions])
+        pos, neg = half["conf"][mask & inside], half["conf"][mask & ~inside]
+        threshold = float(np.quantile(neg, 0.9))
+        out.update({"AUC": auc(pos, neg), "answered": float(np.mean(pos >= threshold)), "thr": threshold})
+    return out
+
+
+COLUMNS = ["R@1", "R@5", "R@10", "MRR", "top1", "top3", "words", "AUC", "answered", "thr"]
+
+
+def row(name: str, stats: dict[str, float]) -> str:
+    cells = [f"{stats[c]:.3f}" if c not in ("words",) else f"{stats[c]:.1f}" for c in COLUMNS if c in stats]
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+# --------------------------------------------------------------------------------------------------
+# Driver
+# --------------------------------------------------------------------------------------------------
+def load_all() -> tuple[list[SquadQuestion], Features, Features]:
+    _, questions = load_squad()
+    if not (DATA_DIR / "byline.sqlite3").exists():
+        build(DATA_DIR)
+    qvec = question_vectors(questions)
+    full, half = extract("squad", questions, qvec), extract("squad_half", questions, qvec)
+    for F in (full, half):
+        add_cues(F, questions)
+    return questions, full, half
+
+
+def add_cues(F: Features, questions: list[SquadQuestion]) -> None:
+    """Per-(question, sentence) answer-type match, from index/answer.py's own functions."""
+    analysed = [answer.analyse_question(q.text, np.zeros(1)) for q in questions]
+    cache: dict[tuple[str | None, int, frozenset[str]], float] = {}
+    values = np.zeros(len(F.s_q), dtype=np.float32)
+    for n, (qi, s) in enumerate(zip(F.s_q, F.s_sent, strict=True)):
+        a = analysed[qi]
+        if a.kind is None:
+            continue
+        key = (a.kind, int(s), a.words if a.kind == "name" else frozenset())
+        value = cache.get(key)
+        if value is None:
+            value = cache[key] = answer.answer_type_match(a.kind, a.words, F.sent_text[s])
+        values[n] = value
+    F.s_extra["cue"] = values
+    kinds = np.array([a.kind or "" for a in analysed])
+    for kind in ("time", "number", "name"):
+        F.s_extra[f"cue_{kind}"] = values * (kinds[F.s_q] == kind)
+    F.s_extra["words"] = F.sent_words[F.s_sent].astype(np.float32)
+
+
+def table(configs: dict[str, Params], questions: list[SquadQuestion], full: Features, half: Features) -> None:
+    even = np.array([q.article % 2 == 0 for q in questions])
+    print("| scoring | " + " | ".join(COLUMNS) + " |")
+    print("|---" * (len(COLUMNS) + 1) + "|")
+    for name, p in configs.items():
+        a, b = evaluate(full, p, questions), evaluate(half, p, questions, quotes=False)
+        for split, mask in (("tune", even), ("held-out", ~even)):
+            print(row(f"{name} ({split})", summarise(a, b, questions, mask)), flush=True)
+
+
+BASELINES = {
+    "dense-only": Params(dense_weight=1.0, sentence_weight=0.0, sentence=(("cos", 1.0),)),
+    "BM25-only": Params(dense_weight=0.0, sentence_weight=0.0, sentence=(("cover", 1.0),)),
+    "initial": Params(),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--search", action="store_true", help="grid-search the weights on the tune half")
+    args = parser.parse_args()
+    questions, full, half = load_all()
+    table(BASELINES, questions, full, half)
+
+
+if __name__ == "__main__":
+    main()
+
+
+def objective(F: Features, p: Params, questions: list[SquadQuestion], mask: np.ndarray) -> float:
+    """What the search maximises on the tune half: chunk ranking and the top-1 quote, equally."""
+    out = evaluate(F, p, questions, quotes=False)
+    r = out["hit_rank"][mask]
+    return float(np.mean(r < 1) + np.mean(np.where(r < 10, 1.0 / (r + 1), 0.0)) + 2 * np.mean(out["top1"][mask]))
+
+
+def search(F: Features, start: Params, questions: list[SquadQuestion], mask: np.ndarray,
+           grid: dict[str, list[float]], rounds: int = 2) -> Params:
+    """Coordinate ascent: each weight in turn over its grid, the others fixed."""
+    best, best_value = start, objective(F, start, questions, mask)
+    for _ in range(rounds):
+        for name, values in grid.items():
+            for value in values:
+                if name in {f.name for f in fields(Params)}:
+                    trial = replace(best, **{name: type(getattr(best, name))(value)})
+                else:
+                    trial = best.with_sentence(**{name: value})
+                v = objective(F, trial, questions, mask)
+                if v > best_value + 1e-6:
+                    best, best_value = trial, v
+            print(f"  {name}: {dict(best.sentence)} w={best.dense_weight} sw={best.sentence_weight} "
+                  f"cand={best.candidates} depth={best.rerank_depth} -> {best_value:.4f}", flush=True)
+    return best
