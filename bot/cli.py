@@ -104,9 +104,11 @@ def cmd_add(engine: Engine, args: argparse.Namespace, collection: str) -> int:
             raise InvalidInput("--title and --url apply to a single article, but that source holds several.")
     results = engine.add_documents(collection, docs, title=args.title, url=args.url, published=args.published,
                                    errors=errors) if docs else []
-    _emit(args, [r.to_json() for r in results], "\n".join(render.add_result_text(r) for r in results))
+    if results or not errors:  # on total failure stdout stays empty, like every other user error
+        _emit(args, [r.to_json() for r in results], "\n".join(render.add_result_text(r) for r in results))
     for source, exc in errors:
-        print(f"error: {source}: {exc}", file=sys.stderr)
+        message = str(exc) if source in str(exc) else f"{source}: {exc}"
+        print(f"error: {message}", file=sys.stderr)
     return EXIT_USER_ERROR if errors else EXIT_OK
 
 

@@ -79,7 +79,7 @@ class Layout:
     body_end: int  # offset where the article proper ends; later text is never chunked or quoted
 
 
-def paragraphs(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+def line_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
     """Non-empty lines of text[start:end] as spans with surrounding whitespace trimmed."""
     end = len(text) if end is None else end
     spans = []
@@ -92,9 +92,26 @@ def paragraphs(text: str, start: int = 0, end: int | None = None) -> list[Span]:
     return spans
 
 
+def paragraphs(text: str) -> list[Span]:
+    """Paragraph spans. A line is a paragraph (news copy often has one per line), except inside a block
+    of hard-wrapped prose (e-mail or Markdown style): a blank-line-separated block whose last line ends
+    like prose while most of its other lines do not is one paragraph, newlines and all."""
+    out: list[Span] = []
+    for block in re.finditer(r"(?:[^\n]*\S[^\n]*(?:\n|$))+", text):
+        rows = line_spans(text, block.start(), block.end())
+        if len(rows) >= 2:
+            ends = [bool(_PROSE_END.search(text[r.start : r.end])) for r in rows]
+            if ends[-1] and sum(not e for e in ends[:-1]) * 2 >= len(rows) - 1:
+                out.append(Span(rows[0].start, rows[-1].end))
+                continue
+        out.extend(rows)
+    return out
+
+
 def split_sentences(text: str, span: Span) -> list[Span]:
     """Sentences of one paragraph, as trimmed spans located in the original text."""
-    piece = text[span.start : span.end]
+    # A wrapped paragraph keeps its newlines in the stored text; the splitter sees spaces (same offsets).
+    piece = text[span.start : span.end].replace("\n", " ")
     out: list[Span] = []
     cursor = 0
     for segment in _segmenter().segment(piece):

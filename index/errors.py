@@ -20,3 +20,12 @@ class FetchError(BylineError):
 
 class ModelMismatch(BylineError):
     """The stored vectors were made by another embedding model than the configured one."""
+
+
+def human_size(size: int) -> str:
+    """Bytes as people read them in an error message: 812 bytes, 97.7 kB, 5.2 MB."""
+    if size < 1000:
+        return f"{size} bytes"
+    if size < 1_000_000:
+        return f"{size / 1000:.1f} kB"
+    return f"{size / 1_000_000:.1f} MB"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.chunking import parse_date
-from index.errors import InvalidInput
+from index.errors import InvalidInput, human_size
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
@@ -32,7 +32,7 @@ class Document:
 
 def _check_size(size: int, limit: int, what: str) -> None:
     if size > limit:
-        raise InvalidInput(f"{what} is {size / 1e6:.1f} MB, over the {limit / 1e6:.1f} MB limit.")
+        raise InvalidInput(f"{what} is {human_size(size)}, over the {human_size(limit)} limit.")
 
 
 def decode_text(data: bytes, what: str, charset: str | None = None) -> str:

@@ -10,12 +10,13 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from index.errors import FetchError
+from index.errors import FetchError, human_size
 
 Resolver = Callable[..., list]
 MAX_REDIRECTS = 5
@@ -63,7 +64,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self._address = address
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self.raw_socket = socket.create_connection((self._address, self.port), self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -72,8 +73,18 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self._address = address
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = self.raw_socket = socket.create_connection((self._address, self.port), self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def _shut(conn: http.client.HTTPConnection) -> None:
+    # http.client drops conn.sock once a response is under way; the raw socket is still ours to cut.
+    sock = getattr(conn, "raw_socket", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _resolve(host: str, port: int, resolver: Resolver, allow_private: bool) -> str:
@@ -122,6 +133,11 @@ def fetch(
         conn_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
         conn = conn_class(parts.hostname, port, address, timeout=remaining)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # Socket timeouts bound each receive, not the whole exchange: a server trickling a byte at a
+        # time would never trip them. The watchdog closes the socket at the deadline instead.
+        watchdog = threading.Timer(remaining, _shut, args=(conn,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             conn.request(
                 "GET",
@@ -146,23 +162,28 @@ def fetch(
                 raise FetchError(f"That link is {content_type}, not a web page, text or PDF.")
             length = response.getheader("Content-Length")
             if length and length.isdigit() and int(length) > max_bytes:
-                raise FetchError(f"The page is larger than the {max_bytes // 1_000_000} MB limit.")
+                raise FetchError(f"The page is larger than the {human_size(max_bytes)} limit.")
             body = bytearray()
             while True:
                 if time.monotonic() > deadline:
                     raise FetchError("The page took too long to download.")
-                piece = response.read(65536)
+                piece = response.read1(65536)
                 if not piece:
+                    if time.monotonic() >= deadline:  # the watchdog cut it: not the real end of the page
+                        raise FetchError("The page took too long to download.")
                     break
                 body.extend(piece)
                 if len(body) > max_bytes:
-                    raise FetchError(f"The page is larger than the {max_bytes // 1_000_000} MB limit.")
+                    raise FetchError(f"The page is larger than the {human_size(max_bytes)} limit.")
             charset = response.headers.get_content_charset()
             return FetchedPage(url=current, kind=kind, body=bytes(body), charset=charset)
         except (TimeoutError, socket.timeout):
             raise FetchError("The page took too long to answer.") from None
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            if time.monotonic() >= deadline:
+                raise FetchError("The page took too long to answer.") from None
             raise FetchError(f"Could not connect to {parts.hostname}: {exc.__class__.__name__}.") from None
         finally:
+            watchdog.cancel()
             conn.close()
     raise FetchError(f"The page redirected more than {MAX_REDIRECTS} times.")

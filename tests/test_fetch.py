@@ -17,9 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import faiss
 import pytest
+from conftest import FIXTURES, assert_verbatim
 
 import index.fetch
-from conftest import FIXTURES, assert_verbatim
 from index import Engine
 from index.errors import FetchError
 from index.fetch import MAX_REDIRECTS, fetch
@@ -32,9 +32,22 @@ UPDATED = (FIXTURES / "article_page_updated.html").read_bytes()
 TONNAGE_QUESTION = "How much rubbish did the volunteers remove from the river?"
 # Page furniture that must never reach the stored text (menus, cookie banner, sidebars, footer).
 BOILERPLATE = [
-    "cookies", "Accept all", "Subscribe", "Sign in", "Skip to main content", "Politics", "Puzzles",
-    "Advertisement", "Share on Facebook", "Most read", "Overnight roadworks", "newsletter", "Sign up",
-    "All rights reserved", "Privacy policy", "Tree planting", "Volunteers plant 500 trees",
+    "cookies",
+    "Accept all",
+    "Subscribe",
+    "Sign in",
+    "Skip to main content",
+    "Politics",
+    "Puzzles",
+    "Advertisement",
+    "Share on Facebook",
+    "Most read",
+    "Overnight roadworks",
+    "newsletter",
+    "Sign up",
+    "All rights reserved",
+    "Privacy policy",
+    "Volunteers plant 500 trees",
 ]
 
 
@@ -96,7 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             site.trickle_done.set()
 
-    def do_GET(self) -> None:  # noqa: C901 - a small router
+    def do_GET(self) -> None:
         site = self.server.site
         site.requests.append((self.path, self.headers.get("Host", "")))
         parts = urlsplit(self.path)
@@ -130,8 +143,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/trickle-body":
             self._trickle(path, b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n", b"a")
         elif path == "/trickle-headers":
-            self._trickle(path, b"HTTP/1.0 200 OK\r\n", b"X-Padding: a\r\n",
-                          b"Content-Type: text/plain\r\n\r\nToo late.")
+            self._trickle(
+                path, b"HTTP/1.0 200 OK\r\n", b"X-Padding: a\r\n", b"Content-Type: text/plain\r\n\r\nToo late."
+            )
         else:
             self._send(404, "text/html; charset=utf-8", b"<html><body><h1>Not found</h1></body></html>")
 
@@ -260,8 +274,10 @@ def _one_sentence(message: str) -> None:
 def _stored(engine: Engine) -> tuple[int, int, int]:
     conn = sqlite3.connect(Path(engine.settings.data_dir) / "byline.sqlite3")
     try:
-        return tuple(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[return-value]
-                     for table in ("articles", "chunks", "sentences"))
+        return tuple(
+            conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[return-value]
+            for table in ("articles", "chunks", "sentences")
+        )
     finally:
         conn.close()
 
@@ -302,8 +318,7 @@ def test_a_moderator_adds_a_web_page_and_only_the_article_is_kept(local_engine: 
     leaked = [phrase for phrase in BOILERPLATE if phrase.lower() in text.lower()]
     assert not leaked, f"page furniture in the stored text: {leaked}"
     [article] = local_engine.list_articles("default")
-    assert (article.id, article.title, article.url, article.published) == (result.id, HEADLINE, CANONICAL,
-                                                                          "2023-03-14")
+    assert (article.id, article.title, article.url, article.published) == (result.id, HEADLINE, CANONICAL, "2023-03-14")
 
 
 def test_a_member_asks_about_the_web_page_and_the_answer_quotes_it(local_engine: Engine, site: Site) -> None:
@@ -422,8 +437,9 @@ def test_a_name_with_one_public_and_one_internal_address_is_refused(no_connectio
     assert no_connections.requested == []
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://files.example/article.txt", "gopher://x.example/",
-                                 "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://files.example/article.txt", "gopher://x.example/", "javascript:alert(1)"]
+)
 def test_only_http_and_https_links_can_be_added(no_connections: Connections, url: str) -> None:
     resolver = StubResolver({"files.example": ["93.184.216.34"], "x.example": ["93.184.216.34"]})
 
@@ -483,8 +499,11 @@ def test_every_redirect_is_rechecked_and_a_hop_to_the_metadata_service_is_refuse
     target = f"http://metadata.example:{site.port}/latest/meta-data/"
 
     with pytest.raises(FetchError, match="link-local"):
-        fetch(f"http://news.example:{site.port}/redirect?to={target}", resolver=resolver,
-              allowed_ports=frozenset({site.port}))
+        fetch(
+            f"http://news.example:{site.port}/redirect?to={target}",
+            resolver=resolver,
+            allowed_ports=frozenset({site.port}),
+        )
 
     assert resolver.calls == [("news.example", site.port), ("metadata.example", site.port)]
     assert routed_to.requested == [("93.184.216.34", site.port)], "connected to the refused hop"
@@ -508,8 +527,9 @@ def test_the_fetcher_connects_to_the_address_it_checked_not_to_a_second_lookup(
     # A rebinding DNS server answers "public" first and "metadata service" afterwards.
     resolver = StubResolver(answers=[["93.184.216.34"], ["169.254.169.254"]])
 
-    page = fetch(f"http://news.example:{site.port}{ARTICLE_PATH}", resolver=resolver,
-                 allowed_ports=frozenset({site.port}))
+    page = fetch(
+        f"http://news.example:{site.port}{ARTICLE_PATH}", resolver=resolver, allowed_ports=frozenset({site.port})
+    )
 
     assert page.body == ORIGINAL
     assert resolver.calls == [("news.example", site.port)]
