@@ -400,6 +400,12 @@ def add_cues(F: Features, questions: list[SquadQuestion]) -> None:
     for kind in ("time", "number", "name"):
         F.s_extra[f"cue_{kind}"] = values * (kinds[F.s_q] == kind)
     F.s_extra["words"] = F.sent_words[F.s_sent].astype(np.float32)
+    F.s_extra["logwords"] = np.log(np.maximum(F.s_extra["words"], 1.0)).astype(np.float32)
+    focus = np.zeros(len(F.s_q), dtype=np.float32)
+    for n, (qi, s) in enumerate(zip(F.s_q, F.s_sent, strict=True)):
+        if analysed[qi].focus and analysed[qi].focus & F.sent_tokens[s]:
+            focus[n] = 1.0
+    F.s_extra["focus"] = focus
 
 
 def table(configs: dict[str, Params], questions: list[SquadQuestion], full: Features, half: Features) -> None:
@@ -412,19 +418,81 @@ def table(configs: dict[str, Params], questions: list[SquadQuestion], full: Feat
             print(row(f"{name} ({split})", summarise(a, b, questions, mask)), flush=True)
 
 
+def from_scoring(s: Scoring) -> Params:
+    """The Params that mirror index/answer.py's Scoring (the product formula)."""
+    return Params(candidates=s.candidates, dense_weight=s.dense_weight, rerank_depth=s.rerank_depth,
+                  sentence_weight=s.sentence_weight, quote_margin=s.quote_margin,
+                  duplicate_cosine=s.duplicate_cosine,
+                  sentence=(("cos", 1.0), ("cover", s.overlap_weight), ("cue", s.answer_type_weight),
+                            ("ccos", s.chunk_weight), ("focus", s.focus_weight)))
+
+
 BASELINES = {
     "dense-only": Params(dense_weight=1.0, sentence_weight=0.0, sentence=(("cos", 1.0),)),
     "BM25-only": Params(dense_weight=0.0, sentence_weight=0.0, sentence=(("cover", 1.0),)),
-    "initial": Params(),
+    "initial": Params(),  # the weights before tuning: cos + 0.4 cover, w=0.5, 50/12 deep
 }
+
+
+def engine_check(questions: list[SquadQuestion], limit: int) -> None:
+    """Run the product code path itself (engine._retrieve, _score_sentences, pick_quotes) on cached
+    question vectors, to confirm the fast numpy evaluation and to time the scoring."""
+    from index import Engine, EngineSettings
+
+    qvec = question_vectors(questions)
+    engine = Engine(EngineSettings(data_dir=DATA_DIR))
+    articles, _ = load_squad()
+    conn = engine.store._connect()
+    titles = {a.title.replace("_", " "): i for i, a in enumerate(articles)}
+    picks = np.random.default_rng(0).permutation(len(questions))[:limit]
+    for collection in ("squad", "squad_half"):
+        state = engine._index(collection)
+        article_of = {aid: titles[t] for aid, t in conn.execute(
+            "SELECT id, title FROM articles WHERE collection = ?", (collection,))}
+        texts = {aid: r.text for aid, r in engine.store.article_texts(list(article_of)).items()}
+        top1, top3, conf, inside, times = [], [], [], [], []
+        for qi in picks:
+            q = questions[qi]
+            started = time.perf_counter()
+            query = answer.analyse_question(q.text, qvec[qi])
+            candidates = engine._retrieve(state, query)
+            sentences, _ = engine._score_sentences(state, candidates, query)
+            chosen = answer.pick_quotes(sentences, 3, engine.scoring)
+            times.append(time.perf_counter() - started)
+            holds = [article_of[s.article_id] == q.article and any(a in texts[s.article_id][s.start:s.end]
+                                                                    for a in q.answers) for s in chosen]
+            top1.append(bool(holds[:1] and holds[0]))
+            top3.append(any(holds))
+            conf.append(max((s.score for s in sentences), default=0.0))
+            inside.append(in_half(q.article))
+        conf_a, inside_a = np.array(conf), np.array(inside)
+        extra = ""
+        if collection == "squad_half":
+            extra = f" AUC {auc(conf_a[inside_a], conf_a[~inside_a]):.3f}"
+        print(f"engine on {collection}, {limit} questions: top1 {np.mean(top1):.3f} top3 {np.mean(top3):.3f}"
+              f"{extra}; scoring p50 {1000 * np.median(times):.2f} ms, p95 {1000 * np.quantile(times, 0.95):.2f} ms")
+    engine.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--search", action="store_true", help="grid-search the weights on the tune half")
+    parser.add_argument("--engine", type=int, default=0, metavar="N",
+                        help="also run the engine's own code path on N random questions")
     args = parser.parse_args()
     questions, full, half = load_all()
-    table(BASELINES, questions, full, half)
+    table({**BASELINES, "final (index/answer.py defaults)": from_scoring(answer.DEFAULT_SCORING)},
+          questions, full, half)
+    if args.search:
+        even = np.array([q.article % 2 == 0 for q in questions])
+        grid = {"cover": [0.4, 0.8, 1.0, 1.2, 1.5], "cue": [0.0, 0.1, 0.15, 0.2, 0.3],
+                "ccos": [0.0, 0.3, 0.5, 0.7, 1.0], "dense_weight": [0.4, 0.5, 0.6, 0.7],
+                "sentence_weight": [0.5, 1.0, 1.5, 2.0], "rerank_depth": [12, 16, 20, 25],
+                "candidates": [30, 50, 100]}
+        best = search(full, from_scoring(answer.DEFAULT_SCORING), questions, even, grid)
+        table({"searched": best}, questions, full, half)
+    if args.engine:
+        engine_check(questions, args.engine)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,31 @@
 """Retrieval fusion, quote selection and abstention: the part that decides what the bot says.
 
-1. Candidates: the top chunks by cosine (FAISS) and by BM25 (bm25s), as a union.
-2. Fusion: a weighted sum of the cosine and the BM25 score scaled by the query's best BM25 score.
+1. Candidates: the top `candidates` chunks by cosine (FAISS) and by BM25 (bm25s), as a union.
+2. Fusion: fused = w * cosine + (1 - w) * bm25 / (the query's best BM25), w = dense_weight.
    Plain reciprocal rank fusion throws the scores away and loses to BM25 alone at rank 1.
-3. Sentences: every sentence of the best chunks is scored against the question itself: cosine of the
-   sentence vector plus the idf-weighted share of the question's terms it contains. Chunks are
-   re-ranked with their best sentence, and the best sentences become the quotes.
-4. Abstention: the best sentence's score is the confidence; below the calibrated threshold the bot
-   says the articles don't cover the question.
+3. Sentences: every sentence of the best `rerank_depth` chunks is scored against the question itself:
 
-The weights were fitted on SQuAD v1.1 dev (see README "How answers are chosen")."""
+       sentence = cosine(question, sentence)
+                  + overlap_weight     * idf-weighted share of the question's content terms it contains
+                  + answer_type_weight * [it holds what the question asks for: a date for "when",
+                                          a number for "how many", a new name for "who"/"where"]
+                  + chunk_weight       * cosine(question, the chunk it was found in)
+
+   The chunk cosine carries the context a lone sentence lacks ("He was born in 1850."). Chunks are
+   re-ranked by fused + sentence_weight * their best sentence, and the best sentences become the
+   quotes (extras only when within quote_margin of the best and not a near-duplicate).
+4. Abstention: the best sentence's score is the confidence; below the calibrated threshold the bot
+   says the articles don't cover the question. Every term is a cosine or a share in [0, 1], never a
+   raw BM25 magnitude, so the threshold means the same for three news articles as for thousands.
+
+The weights were fitted on the even-numbered articles of SQuAD v1.1 dev and checked on the odd ones
+(bench/tune_scoring.py; see README "How answers are chosen")."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,12 +37,17 @@ QUESTION_WORDS = frozenset(tokenize("who whom whose what which when where why ho
 
 @dataclass(frozen=True)
 class Scoring:
-    candidates: int = 50  # taken from each retriever before fusion
-    dense_weight: float = 0.5  # fused = w * cosine + (1 - w) * bm25 / max(bm25)
-    rerank_depth: int = 12  # chunks whose sentences are scored
-    overlap_weight: float = 0.4  # sentence = cosine + this * idf-weighted question-term coverage
-    sentence_weight: float = 1.0  # chunk = fused + this * best sentence score
-    quote_margin: float = 0.12  # extra quotes must score within this of the best one
+    """Weights of the formula in the module docstring (fitted with bench/tune_scoring.py)."""
+
+    candidates: int = 30  # taken from each retriever before fusion
+    dense_weight: float = 0.6  # fused = w * cosine + (1 - w) * bm25 / max(bm25)
+    rerank_depth: int = 12  # chunks whose sentences are scored (16-20 gain < 0.004 R@10, cost time)
+    overlap_weight: float = 1.2  # sentence += this * idf-weighted question-term coverage
+    answer_type_weight: float = 0.15  # sentence += this if it holds the asked-for kind of answer
+    chunk_weight: float = 0.7  # sentence += this * cosine of its chunk
+    focus_weight: float = 0.2  # sentence += this if it repeats the noun after "what"/"which"
+    sentence_weight: float = 1.5  # chunk = fused + this * best sentence score
+    quote_margin: float = 0.7  # extra quotes must score within this of the best one
     duplicate_cosine: float = 0.95  # a quote this close to one already chosen is a repeat
 
 
@@ -87,18 +103,93 @@ def fuse(
     return out
 
 
+# -- answer types ---------------------------------------------------------------------------------
+# A question's wording says what kind of thing answers it; a sentence that holds no such thing
+# (no date for "when", no number for "how many", no name the question lacks for "who") is rarely
+# the answer, however many question words it repeats.
+_TIME_QUESTION = re.compile(
+    r"\b(when|what (year|years|century|decade|date|day|month|era|time period)|which (year|century|decade|month)"
+    r"|how long ago|since when)\b", re.IGNORECASE)
+_NUMBER_QUESTION = re.compile(
+    r"\b(how (many|much|long|old|far|big|large|high|tall|deep|wide|often|fast|heavy)|what (percentage|percent"
+    r"|number|amount|proportion|fraction|share|size|population|temperature|speed|distance|rate))\b",
+    re.IGNORECASE)
+_NAME_QUESTION = re.compile(r"\b(who|whom|whose|where)\b", re.IGNORECASE)
+_TIME = re.compile(
+    r"\b(1[0-9]{3}|20[0-9]{2})s?\b|\b(January|February|March|April|May|June|July|August|September|October"
+    r"|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
+    r"|\b(century|centuries|decade|BC|AD|BCE|CE)\b")
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred"
+    r"|hundreds|thousand|thousands|million|millions|billion|billions|dozen|dozens|half|once|twice)\b",
+    re.IGNORECASE)
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
+# "What rocket launched ...", "which country ...": the noun right after what/which names the answer's
+# kind, and the answer's sentence usually repeats it ("... on an Ariane 5 rocket").
+_FOCUS = re.compile(r"\b(?:what|which)\s+(?:(?:kind|type|sort|form|part|name|group)s?\s+of\s+)?([A-Za-z][\w-]*)",
+                    re.IGNORECASE)
+_NOT_FOCUS = frozenset("is was are were did does do has have had can could would will should may might the a an "
+                       "of in on to for by as at from".split())
+_WORD = re.compile(r"[\w'’-]+")
+
+
+def question_kind(text: str) -> str | None:
+    """"time", "number", "name" or None (any answer), from the question's wording."""
+    if _TIME_QUESTION.search(text):
+        return "time"
+    if _NUMBER_QUESTION.search(text):
+        return "number"
+    if _NAME_QUESTION.search(text):
+        return "name"
+    return None
+
+
+def focus_terms(text: str) -> frozenset[str]:
+    """The stemmed noun after "what"/"which" ("What rocket ..." -> {"rocket"}), or nothing."""
+    found = [m.group(1) for m in _FOCUS.finditer(text) if m.group(1).lower() not in _NOT_FOCUS]
+    return frozenset(t for w in found for t in tokenize(w))
+
+
+def answer_type_match(kind: str | None, question_words: frozenset[str], text: str) -> float:
+    """1.0 when the sentence holds the kind of thing the question asks for, else 0.0. For "who" and
+    "where", a name the question lacks: 1.0 for two or more capitalised words in a row ("Oleksii
+    Reznikov"), 0.5 for a single one ("Belarusian"), which is as often an adjective as an answer."""
+    if kind == "time":
+        return 1.0 if _TIME.search(text) else 0.0
+    if kind == "number":
+        return 1.0 if _NUMBER.search(text) else 0.0
+    if kind == "name":
+        # Capitalised words that are not the sentence's first word and not already in the question.
+        best, run, last_end = 0.0, 0, -10
+        for match in _CAPITALISED.finditer(text):
+            if match.start() == 0 or match.group().lower() in question_words:
+                run = 0
+                continue
+            run = run + 1 if match.start() - last_end <= 1 and run else 1
+            last_end = match.end()
+            best = 1.0 if run >= 2 else max(best, 0.5)
+            if best == 1.0:
+                break
+        return best
+    return 0.0
+
+
 @dataclass(frozen=True)
 class Question:
     text: str
     vector: np.ndarray
     terms: list[str]  # BM25 tokens, for retrieval
     content_terms: list[str]  # without question words, for coverage
+    kind: str | None = None  # expected answer type, see question_kind
+    words: frozenset[str] = field(default_factory=frozenset)  # lower-cased surface words
+    focus: frozenset[str] = field(default_factory=frozenset)  # see focus_terms
 
 
 def analyse_question(text: str, vector: np.ndarray) -> Question:
     terms = tokenize(text)
     content = [t for t in terms if t not in QUESTION_WORDS] or terms
-    return Question(text, vector, terms, content)
+    words = frozenset(w.lower() for w in _WORD.findall(text))
+    return Question(text, vector, terms, content, question_kind(text), words, focus_terms(text))
 
 
 def score_sentence(
@@ -109,10 +200,16 @@ def score_sentence(
     idf: Callable[[str], float],
     scoring: Scoring = DEFAULT_SCORING,
 ) -> tuple[float, float, float]:
-    """(score, cosine, coverage) of one candidate sentence for the question."""
+    """(score, cosine, coverage) of one candidate sentence, found in `chunk`, for the question."""
     cosine = float(vector @ question.vector)
-    cover = coverage(question.content_terms, set(tokenize(text)), idf)
-    return cosine + scoring.overlap_weight * cover, cosine, cover
+    tokens = set(tokenize(text))
+    cover = coverage(question.content_terms, tokens, idf)
+    score = cosine + scoring.overlap_weight * cover + scoring.chunk_weight * chunk.cosine
+    if scoring.focus_weight and question.focus and not question.focus.isdisjoint(tokens):
+        score += scoring.focus_weight
+    if scoring.answer_type_weight and question.kind is not None:
+        score += scoring.answer_type_weight * answer_type_match(question.kind, question.words, text)
+    return score, cosine, cover
 
 
 def coverage(question_terms: Sequence[str], sentence_terms: set[str], idf: Callable[[str], float]) -> float:
@@ -141,3 +238,13 @@ def pick_quotes(sentences: list[ScoredSentence], limit: int, scoring: Scoring = 
             continue
         chosen.append(sentence)
     return chosen
+
+
+def confidence(question: Question, best: ScoredSentence, text: str, scoring: Scoring = DEFAULT_SCORING) -> float:
+    """How sure the best quote answers the question, for abstention: its score without the answer-type
+    bonus. The bonus helps choose among sentences of the right article, but off-topic sentences hold
+    dates and names just as often, so it blurs the line between covered and uncovered questions.
+    `text` is the best sentence's text."""
+    if not scoring.answer_type_weight or question.kind is None:
+        return best.score
+    return best.score - scoring.answer_type_weight * answer_type_match(question.kind, question.words, text)

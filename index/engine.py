@@ -25,6 +25,7 @@ from index.answer import (
     Scoring,
     ScoredSentence,
     analyse_question,
+    confidence as answer_confidence,
     fuse,
     pick_quotes,
     score_sentence,
@@ -343,7 +344,7 @@ class Engine:
         elif path.exists():
             files = [path]
         else:
-            errors.append((source, InvalidInput(f"{source} is not a file, a directory or an http(s) URL.")))
+            errors.append((source, InvalidInput("It is not a file, a directory or an http(s) URL.")))
             files = []
         docs = []
         for file in files:
@@ -386,7 +387,7 @@ class Engine:
             reembedded = 0
             if stored is not None and stored != self.embedder.name:
                 reembedded = self._reembed_all()
-            names = [self.check_collection(collection)] if collection else self.store.collections()
+            names = [self.check_collection(collection)] if collection is not None else self.store.collections()
             counts = {}
             for name in names:
                 for path in self._cache_paths(name):
@@ -432,9 +433,9 @@ class Engine:
 
     def ask(self, collection: str, question: str, k: int | None = None) -> Answer:
         self.check_collection(collection)
+        question = self.check_question(question)
         self.embedder.model  # load the model before the clock starts: took_ms is the answer's own time
         started = time.perf_counter()
-        question = self.check_question(question)
         limit = max(1, min(k or self.settings.max_quotes, 10))
         state = self._index(collection)
         if len(state.vectors) == 0:
@@ -442,22 +443,23 @@ class Engine:
                           (time.perf_counter() - started) * 1000)
         query = analyse_question(question, self.embedder.encode([question])[0])
         candidates = self._retrieve(state, query)
-        sentences, chunk_scores = self._score_sentences(state, candidates, query)
-        rows = self.store.article_texts(sorted({s.article_id for s in sentences}))
+        sentences, texts, chunk_scores = self._score_sentences(state, candidates, query)
         best = max(sentences, key=lambda s: s.score) if sentences else None
-        confidence = best.score if best else 0.0
+        confidence = (
+            answer_confidence(query, best, texts[best.article_id, best.index], self.scoring) if best else 0.0
+        )
         took = lambda: (time.perf_counter() - started) * 1000  # noqa: E731
         if best is None or confidence < self.settings.abstain_threshold:
-            related = self._related(candidates, chunk_scores, rows)
+            related = self._related(candidates, chunk_scores)
             pointer = "; ".join(f"“{r.title}” (#{r.article_id})" for r in related)
             text = NO_ANSWER + (f" The closest articles are {pointer}." if pointer else "")
             return Answer(question, text, True, (), took(), tuple(related), confidence)
         chosen = pick_quotes(sentences, limit, self.scoring)
-        quotes = []
-        for sentence in chosen:
-            row = rows[sentence.article_id]
-            quotes.append(Quote(row.text[sentence.start : sentence.end], row.id, row.title, row.url, row.published,
-                                sentence.start, sentence.end, round(sentence.score, 4)))
+        refs = self.store.article_refs(sorted({s.article_id for s in chosen}))
+        quotes = [
+            Quote(texts[s.article_id, s.index], s.article_id, *refs[s.article_id], s.start, s.end, round(s.score, 4))
+            for s in chosen
+        ]
         answer = "\n".join(f"“{q.text}” [{n}]" for q, n in zip(quotes, citation_numbers(quotes), strict=True))
         return Answer(question, answer, False, tuple(quotes), took(), (), confidence)
 
@@ -483,44 +485,52 @@ class Engine:
 
         return fuse(dense_ids, dense_scores, lexical_ids, lexical_scores, cosine_of, bm25_of, self.scoring)
 
-    def _score_sentences(self, state: _CollectionIndex, candidates: list[Candidate],
-                         query: Question) -> tuple[list[ScoredSentence], dict[int, float]]:
+    def _score_sentences(
+        self, state: _CollectionIndex, candidates: list[Candidate], query: Question
+    ) -> tuple[list[ScoredSentence], dict[tuple[int, int], str], dict[int, float]]:
+        """Score the sentences of the best chunks. Returns the sentences (each once, with its best
+        chunk), their texts by (article id, index), and each chunk's re-ranking score."""
         top = candidates[: self.scoring.rerank_depth]
-        chunks = self.store.chunks([c.chunk_id for c in top])
-        texts = self.store.article_texts(sorted({c.article_id for c in chunks.values()}))
+        chunks = self.store.chunk_spans([c.chunk_id for c in top])  # a chunk removed since the search is absent
+        rows = self.store.sentences_in(
+            [(c.article_id, c.first_sentence, c.last_sentence) for c, _ in chunks.values()]
+        )
+        by_article: dict[int, list[tuple[int, int, int, bool, np.ndarray]]] = {}
+        for article_id, *rest in rows:
+            by_article.setdefault(article_id, []).append(tuple(rest))  # type: ignore[arg-type]
         idf = state.lexical.idf
         best: dict[tuple[int, int], ScoredSentence] = {}
+        texts: dict[tuple[int, int], str] = {}
         chunk_scores: dict[int, float] = {}
         for candidate in top:
-            chunk = chunks.get(candidate.chunk_id)
-            if chunk is None:  # removed since the search: skip
+            if candidate.chunk_id not in chunks:
                 continue
-            text = texts[chunk.article_id].text
+            chunk, chunk_text = chunks[candidate.chunk_id]
             top_sentence = 0.0
-            for index, start, end, quotable, vector in self.store.sentences(
-                chunk.article_id, chunk.first_sentence, chunk.last_sentence
-            ):
-                if not quotable:
+            for index, start, end, quotable, vector in by_article.get(chunk.article_id, ()):
+                if not quotable or not chunk.first_sentence <= index <= chunk.last_sentence:
                     continue
-                score, cosine, cover = score_sentence(query, text[start:end], vector, candidate, idf, self.scoring)
-                top_sentence = max(top_sentence, score)
                 key = (chunk.article_id, index)
+                text = texts.setdefault(key, chunk_text[start - chunk.start : end - chunk.start])
+                score, cosine, cover = score_sentence(query, text, vector, candidate, idf, self.scoring)
+                top_sentence = max(top_sentence, score)
                 if key not in best or best[key].score < score:
                     best[key] = ScoredSentence(chunk.article_id, index, start, end, cosine, cover, score,
                                                chunk.id, vector)
             chunk_scores[candidate.chunk_id] = candidate.fused + self.scoring.sentence_weight * top_sentence
-        return list(best.values()), chunk_scores
+        return list(best.values()), texts, chunk_scores
 
-    def _related(self, candidates: list[Candidate], chunk_scores: dict[int, float],
-                 rows: dict[int, ArticleRow]) -> list[ArticleRef]:
+    def _related(self, candidates: list[Candidate], chunk_scores: dict[int, float]) -> list[ArticleRef]:
+        """The closest articles (for an abstention): by re-ranked chunk score, then fused score."""
         chunks = self.store.chunks([c.chunk_id for c in candidates[:20]])
-        order = sorted(chunks.values(), key=lambda c: -chunk_scores.get(c.id, -1.0))
+        fused = {c.chunk_id: c.fused for c in candidates}
+        order = sorted(chunks.values(), key=lambda c: (-chunk_scores.get(c.id, -1.0), -fused.get(c.id, 0.0)))
         ids: list[int] = []
         for chunk in order:
             if chunk.article_id not in ids:
                 ids.append(chunk.article_id)
-        rows = {**rows, **self.store.article_texts([i for i in ids if i not in rows])}
-        return [ArticleRef(i, rows[i].title, rows[i].url, rows[i].published) for i in ids[:3] if i in rows]
+        refs = self.store.article_refs(ids[:3])
+        return [ArticleRef(i, *refs[i]) for i in ids[:3] if i in refs]
 
     # -- summaries ------------------------------------------------------------------------------
     def summarize(self, collection: str, article_id: int, sentences: int = 3) -> Summary:

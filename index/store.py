@@ -301,6 +301,41 @@ class Store:
         )
         return {r[0]: ChunkRow(*r) for r in rows}
 
+    def chunk_spans(self, ids: Sequence[int]) -> dict[int, tuple[ChunkRow, str]]:
+        """Chunks with their text (only the span, not the whole article: asks stay cheap on long texts)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._connect().execute(
+            "SELECT c.id, c.article_id, c.first_sentence, c.last_sentence, c.start, c.end,"
+            f" substr(a.text, c.start + 1, c.end - c.start) FROM chunks c JOIN articles a ON a.id = c.article_id"
+            f" WHERE c.id IN ({marks})",
+            tuple(int(i) for i in ids),
+        )
+        return {r[0]: (ChunkRow(*r[:6]), r[6]) for r in rows}
+
+    def sentences_in(self, ranges: Sequence[tuple[int, int, int]]) -> list[tuple[int, int, int, int, bool, np.ndarray]]:
+        """(article_id, idx, start, end, quotable, vector) for several (article_id, first, last) ranges
+        in one query."""
+        if not ranges:
+            return []
+        where = " OR ".join(["(article_id = ? AND idx BETWEEN ? AND ?)"] * len(ranges))
+        params = tuple(int(x) for r in ranges for x in r)
+        rows = self._connect().execute(
+            f"SELECT article_id, idx, start, end, quotable, vector FROM sentences WHERE {where}", params
+        )
+        return [(a, i, s, e, bool(q), np.frombuffer(v, dtype=np.float32)) for a, i, s, e, q, v in rows]
+
+    def article_refs(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None, str | None]]:
+        """id → (title, url, published), without loading article texts."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._connect().execute(
+            f"SELECT id, title, url, published FROM articles WHERE id IN ({marks})", tuple(ids)
+        )
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
     def chunk_vectors(self, collection: str) -> tuple[np.ndarray, np.ndarray]:
         ids, blobs = [], []
         for chunk_id, blob in self._connect().execute(

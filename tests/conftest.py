@@ -69,8 +69,12 @@ def run_cli(*args: str, data_dir: Path, stdin: bytes | None = None, env: dict[st
     """`python -m bot ...` in a new process, as a user's script would run it."""
     import subprocess
 
-    full_env = {**os.environ, "BYLINE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", **(env or {})}
-    full_env.pop("DISCORD_TOKEN", None)
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    inherited = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
+    full_env = {**inherited, "BYLINE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO),
+                **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=REPO, input=stdin, capture_output=True, env=full_env, timeout=300
+        # Run outside the repo so that a developer's own .env cannot change what the tests see.
+        [sys.executable, "-m", "bot", *args], cwd=data_dir.parent, input=stdin, capture_output=True, env=full_env,
+        timeout=300,
     )
