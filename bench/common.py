@@ -6,7 +6,7 @@ import json
 import os
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +35,17 @@ def machine() -> dict[str, object]:
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
     array = np.asarray(values)
-    return {"p50": round(float(np.percentile(array, 50)), 2), "p95": round(float(np.percentile(array, 95)), 2),
-            "n": len(values)}
+    return {
+        "p50": round(float(np.percentile(array, 50)), 2),
+        "p95": round(float(np.percentile(array, 95)), 2),
+        "n": len(values),
+    }
 
 
 def record(section: str, numbers: dict[str, object]) -> None:

@@ -48,16 +48,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="300 BBC articles instead of 2,225")
     args = parser.parse_args()
     embedder = Embedder()
-    embedder.model
+    embedder.load()
 
     # -- the bundled sample articles ----------------------------------------------------------
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(EngineSettings(data_dir=Path(tmp)), embedder)
         engine.add_documents("default", engine.documents(str(REPO / "examples" / "articles"), []))
         questions = [
-            "who is Ukraine's defence minister?", "When did DART hit Dimorphos?", "What rocket launched Webb?",
-            "How tall are the Queensferry Crossing towers?", "Where is the seed vault?",
-            "Which sports debuted at Tokyo 2020?", "What is the capital of Peru?",
+            "who is Ukraine's defence minister?",
+            "When did DART hit Dimorphos?",
+            "What rocket launched Webb?",
+            "How tall are the Queensferry Crossing towers?",
+            "Where is the seed vault?",
+            "Which sports debuted at Tokyo 2020?",
+            "What is the capital of Peru?",
         ] * 5
         samples = ask_latency(engine, "default", questions)
         engine.close()
@@ -84,20 +88,23 @@ def main() -> None:
         analyse_question("warm", embedder.encode(["warm"])[0])
         engine.close()
 
-    record("ingest_and_ask", {
-        "articles": len(results),
-        "chunks": len(chunks),
-        "sentences_embedded": sentences,
-        "ingest_seconds": round(ingest_s, 1),
-        "ingest_chunks_per_s": round(len(chunks) / ingest_s, 1),
-        "raw_encode_chunks_per_s": round(len(chunks) / raw_s, 1),
-        "ingest_vs_raw_encode": round((len(chunks) / ingest_s) / (len(chunks) / raw_s), 2),
-        "truncated_chunks": truncated,
-        "truncated_share": round(truncated / max(len(chunks), 1), 4),
-        "max_chunk_tokens": max(counts) + 2 if counts else 0,
-        "sample_corpus": samples,
-        "bbc": bbc,
-    })
+    record(
+        "ingest_and_ask",
+        {
+            "articles": len(results),
+            "chunks": len(chunks),
+            "sentences_embedded": sentences,
+            "ingest_seconds": round(ingest_s, 1),
+            "ingest_chunks_per_s": round(len(chunks) / ingest_s, 1),
+            "raw_encode_chunks_per_s": round(len(chunks) / raw_s, 1),
+            "ingest_vs_raw_encode": round((len(chunks) / ingest_s) / (len(chunks) / raw_s), 2),
+            "truncated_chunks": truncated,
+            "truncated_share": round(truncated / max(len(chunks), 1), 4),
+            "max_chunk_tokens": max(counts) + 2 if counts else 0,
+            "sample_corpus": samples,
+            "bbc": bbc,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -25,10 +25,19 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
     parser.add_argument("--data-dir", default=default, help="data directory (default $BYLINE_DATA_DIR, else ./data)")
     parser.add_argument("--collection", default=default, help=f"collection name (default {DEFAULT_COLLECTION!r})")
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
-                        help="machine-readable output on stdout")
-    parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS if suppress else 0,
-                        help="log progress to stderr (-vv for debug)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="machine-readable output on stdout",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS if suppress else 0,
+        help="log progress to stderr (-vv for debug)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,16 +103,20 @@ def cmd_add(engine: Engine, args: argparse.Namespace, collection: str) -> int:
             data = sys.stdin.buffer.read()
             try:
                 kind = "html" if extract.looks_like_html(data[:4096].decode("utf-8", "replace")) else "text"
-                docs.append(extract.from_bytes(data, "stdin", kind, url=args.url,
-                                               max_bytes=engine.settings.max_article_bytes))
+                docs.append(
+                    extract.from_bytes(data, "stdin", kind, url=args.url, max_bytes=engine.settings.max_article_bytes)
+                )
             except BylineError as exc:
                 errors.append(("stdin", exc))
         else:
             docs.extend(engine.documents(source, errors))
         if len(docs) > 1 and (args.title or args.url):
             raise InvalidInput("--title and --url apply to a single article, but that source holds several.")
-    results = engine.add_documents(collection, docs, title=args.title, url=args.url, published=args.published,
-                                   errors=errors) if docs else []
+    results = (
+        engine.add_documents(collection, docs, title=args.title, url=args.url, published=args.published, errors=errors)
+        if docs
+        else []
+    )
     if results or not errors:  # on total failure stdout stays empty, like every other user error
         _emit(args, [r.to_json() for r in results], "\n".join(render.add_result_text(r) for r in results))
     for source, exc in errors:
@@ -143,8 +156,11 @@ def cmd_list(engine: Engine, args: argparse.Namespace, collection: str) -> int:
 
 def cmd_remove(engine: Engine, args: argparse.Namespace, collection: str) -> int:
     article = engine.remove(collection, args.article_id)
-    _emit(args, {"id": article.id, "title": article.title, "status": "removed"},
-          f"removed   #{article.id}  {article.title}")
+    _emit(
+        args,
+        {"id": article.id, "title": article.title, "status": "removed"},
+        f"removed   #{article.id}  {article.title}",
+    )
     return EXIT_OK
 
 
@@ -166,8 +182,13 @@ def cmd_run(engine: Engine, args: argparse.Namespace, collection: str) -> int:
 
 
 COMMANDS = {
-    "add": cmd_add, "ask": cmd_ask, "summary": cmd_summary, "list": cmd_list, "remove": cmd_remove,
-    "reindex": cmd_reindex, "run": cmd_run,
+    "add": cmd_add,
+    "ask": cmd_ask,
+    "summary": cmd_summary,
+    "list": cmd_list,
+    "remove": cmd_remove,
+    "reindex": cmd_reindex,
+    "run": cmd_run,
 }
 
 

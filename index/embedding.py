@@ -59,6 +59,10 @@ class Embedder:
                 log.info("loaded embedding model %s (dim %d)", self.name, self.dimension)
             return self._model
 
+    def load(self) -> None:
+        """Load the model now (it is otherwise loaded on first use)."""
+        self._load()
+
     @property
     def model(self):
         return self._model if self._model is not None else self._load()

@@ -22,13 +22,15 @@ from index.answer import (
     DEFAULT_SCORING,
     Candidate,
     Question,
-    Scoring,
     ScoredSentence,
+    Scoring,
     analyse_question,
-    confidence as answer_confidence,
     fuse,
     pick_quotes,
     score_sentence,
+)
+from index.answer import (
+    confidence as answer_confidence,
 )
 from index.embedding import Embedder
 from index.errors import BylineError, InvalidInput, ModelMismatch, NotFound
@@ -69,8 +71,12 @@ def content_hash(text: str) -> str:
 
 
 class Engine:
-    def __init__(self, settings: EngineSettings | None = None, embedder: Embedder | None = None,
-                 scoring: Scoring = DEFAULT_SCORING) -> None:
+    def __init__(
+        self,
+        settings: EngineSettings | None = None,
+        embedder: Embedder | None = None,
+        scoring: Scoring = DEFAULT_SCORING,
+    ) -> None:
         self.settings = settings or EngineSettings()
         self.embedder = embedder or Embedder(self.settings.model, self.settings.encode_batch_size)
         self.scoring = scoring
@@ -140,8 +146,17 @@ class Engine:
     def _tokens_from_store(self, collection: str) -> dict[int, list[str]]:
         return {chunk_id: tokenize(text) for chunk_id, text in self.store.chunk_texts(collection)}
 
-    def _apply(self, collection: str, revision: int, removed: list[int], added: list[int],
-               vectors: np.ndarray, texts: list[str], *, save: bool = True) -> None:
+    def _apply(
+        self,
+        collection: str,
+        revision: int,
+        removed: list[int],
+        added: list[int],
+        vectors: np.ndarray,
+        texts: list[str],
+        *,
+        save: bool = True,
+    ) -> None:
         """Bring the in-memory caches from revision-1 to `revision` (or drop them if another writer
         slipped in between, so they are rebuilt from SQLite on next use)."""
         state = self._indexes.get(collection)
@@ -181,13 +196,27 @@ class Engine:
         lexical.save(bm25_path, header)
 
     # -- adding ---------------------------------------------------------------------------------
-    def add_document(self, collection: str, doc: extract.Document, *, title: str | None = None,
-                     url: str | None = None, published: str | None = None) -> AddResult:
+    def add_document(
+        self,
+        collection: str,
+        doc: extract.Document,
+        *,
+        title: str | None = None,
+        url: str | None = None,
+        published: str | None = None,
+    ) -> AddResult:
         return self.add_documents(collection, [doc], title=title, url=url, published=published)[0]
 
-    def add_documents(self, collection: str, docs: Iterable[extract.Document], *, title: str | None = None,
-                      url: str | None = None, published: str | None = None,
-                      errors: list[tuple[str, BylineError]] | None = None) -> list[AddResult]:
+    def add_documents(
+        self,
+        collection: str,
+        docs: Iterable[extract.Document],
+        *,
+        title: str | None = None,
+        url: str | None = None,
+        published: str | None = None,
+        errors: list[tuple[str, BylineError]] | None = None,
+    ) -> list[AddResult]:
         """Add several documents, each in its own transaction; BM25 is rebuilt once at the end.
         With `errors` given, a bad document is reported there and the others still go in."""
         self.check_collection(collection)
@@ -211,8 +240,9 @@ class Engine:
                 self._rebuild_lexical(collection)
         return results
 
-    def _add_one(self, collection: str, doc: extract.Document, title: str | None, url: str | None,
-                 published: str | None) -> tuple[AddResult, bool]:
+    def _add_one(
+        self, collection: str, doc: extract.Document, title: str | None, url: str | None, published: str | None
+    ) -> tuple[AddResult, bool]:
         text = doc.text
         if len(text) > self.settings.max_article_chars:
             raise InvalidInput(
@@ -245,8 +275,9 @@ class Engine:
                     self.store.set_meta(conn, "model", self.embedder.name)
                     self.store.set_meta(conn, "dimension", str(self.embedder.dimension))
             revision = self.store.revision(collection)
-            self._apply(collection, revision, removed, added, prepared.new.chunk_vectors, prepared.chunk_texts,
-                        save=False)
+            self._apply(
+                collection, revision, removed, added, prepared.new.chunk_vectors, prepared.chunk_texts, save=False
+            )
         row = self.store.article(collection, article_id)
         assert row is not None
         status = "updated" if by_url else "added"
@@ -257,8 +288,9 @@ class Engine:
     def _result(row: ArticleRow, status: str, source: str) -> AddResult:
         return AddResult(row.id, row.title, row.url, row.published, row.chunks, status, source)  # type: ignore[arg-type]
 
-    def _prepare(self, doc: extract.Document, *, title: str | None, url: str | None, published: str | None,
-                 digest: str) -> _Prepared:
+    def _prepare(
+        self, doc: extract.Document, *, title: str | None, url: str | None, published: str | None, digest: str
+    ) -> _Prepared:
         text = doc.text
         page = chunking.layout(text, first_line_is_title=doc.first_line_is_title and not title)
         spans = [s for s in page.sentences]
@@ -270,11 +302,14 @@ class Engine:
         token_counts: list[int] = []
         for span, count in zip(spans, counts, strict=True):
             pieces = chunking.split_long(
-                text, chunking.Span(span.start, span.end), count, budget,
+                text,
+                chunking.Span(span.start, span.end),
+                count,
+                budget,
                 lambda piece: self.embedder.count_tokens([piece])[0],
             )
-            piece_counts = [count] if len(pieces) == 1 else self.embedder.count_tokens(
-                [text[p.start : p.end] for p in pieces]
+            piece_counts = (
+                [count] if len(pieces) == 1 else self.embedder.count_tokens([text[p.start : p.end] for p in pieces])
             )
             for piece, piece_count in zip(pieces, piece_counts, strict=True):
                 sentences.append((piece.start, piece.end, span.quotable))
@@ -306,8 +341,16 @@ class Engine:
             chunk_texts=chunk_texts,
         )
 
-    def add_text(self, collection: str, text: str, *, source: str = "text", title: str | None = None,
-                 url: str | None = None, published: str | None = None) -> AddResult:
+    def add_text(
+        self,
+        collection: str,
+        text: str,
+        *,
+        source: str = "text",
+        title: str | None = None,
+        url: str | None = None,
+        published: str | None = None,
+    ) -> AddResult:
         doc = extract.from_bytes(text.encode(), source, "text", max_bytes=self.settings.max_article_bytes)
         return self.add_document(collection, doc, title=title, url=url, published=published)
 
@@ -318,10 +361,16 @@ class Engine:
         from index.fetch import fetch
 
         s = self.settings
-        page = fetch(url, timeout=s.fetch_timeout, max_bytes=s.fetch_max_bytes, allowed_ports=s.fetch_allowed_ports,
-                     allow_private=s.fetch_allow_private)
-        return extract.from_bytes(page.body, url, page.kind, url=page.url, charset=page.charset,
-                                  max_bytes=s.fetch_max_bytes)
+        page = fetch(
+            url,
+            timeout=s.fetch_timeout,
+            max_bytes=s.fetch_max_bytes,
+            allowed_ports=s.fetch_allowed_ports,
+            allow_private=s.fetch_allow_private,
+        )
+        return extract.from_bytes(
+            page.body, url, page.kind, url=page.url, charset=page.charset, max_bytes=s.fetch_max_bytes
+        )
 
     def add_url(self, collection: str, url: str, **meta: str | None) -> AddResult:
         return self.add_document(collection, self.fetch_url(url), **meta)
@@ -337,8 +386,13 @@ class Engine:
                 return []
         path = Path(source)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in extract.SUPPORTED_SUFFIXES
-                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            files = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in extract.SUPPORTED_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
             if not files:
                 errors.append((source, InvalidInput(f"{source} has no .txt, .md, .html or .pdf files.")))
         elif path.exists():
@@ -398,24 +452,15 @@ class Engine:
             return counts
 
     def _reembed_all(self) -> int:
-        conn = self.store._connect()
-        chunks = conn.execute(
-            "SELECT c.id, substr(a.text, c.start + 1, c.end - c.start) FROM chunks c JOIN articles a ON a.id = c.article_id"
-        ).fetchall()
-        sentences = conn.execute(
-            "SELECT s.article_id, s.idx, substr(a.text, s.start + 1, s.end - s.start) FROM sentences s"
-            " JOIN articles a ON a.id = s.article_id"
-        ).fetchall()
-        chunk_vectors = self.embedder.encode([t for _, t in chunks])
-        sentence_vectors = self.embedder.encode([t for _, _, t in sentences])
-        with self.store.write() as tx:
-            tx.executemany("UPDATE chunks SET vector = ? WHERE id = ?",
-                           [(v.tobytes(), cid) for (cid, _), v in zip(chunks, chunk_vectors, strict=True)])
-            tx.executemany("UPDATE sentences SET vector = ? WHERE article_id = ? AND idx = ?",
-                           [(v.tobytes(), a, i) for (a, i, _), v in zip(sentences, sentence_vectors, strict=True)])
-            self.store.set_meta(tx, "model", self.embedder.name)
-            self.store.set_meta(tx, "dimension", str(self.embedder.dimension))
-            tx.execute("UPDATE collections SET revision = revision + 1")
+        chunks, sentences = self.store.all_texts()
+        chunk_vectors = self.embedder.encode([text for _, text in chunks])
+        sentence_vectors = self.embedder.encode([text for _, _, text in sentences])
+        self.store.replace_vectors(
+            [(chunk_id, v) for (chunk_id, _), v in zip(chunks, chunk_vectors, strict=True)],
+            [(a, i, v) for (a, i, _), v in zip(sentences, sentence_vectors, strict=True)],
+            model=self.embedder.name,
+            dimension=self.embedder.dimension,
+        )
         self._indexes.clear()
         return len(chunks) + len(sentences)
 
@@ -434,20 +479,23 @@ class Engine:
     def ask(self, collection: str, question: str, k: int | None = None) -> Answer:
         self.check_collection(collection)
         question = self.check_question(question)
-        self.embedder.model  # load the model before the clock starts: took_ms is the answer's own time
+        self.embedder.load()  # before the clock starts: took_ms is the answer's own time
         started = time.perf_counter()
         limit = max(1, min(k or self.settings.max_quotes, 10))
         state = self._index(collection)
         if len(state.vectors) == 0:
-            return Answer(question, "There are no articles here yet, so the articles don't say.", True, (),
-                          (time.perf_counter() - started) * 1000)
+            return Answer(
+                question,
+                "There are no articles here yet, so the articles don't say.",
+                True,
+                (),
+                (time.perf_counter() - started) * 1000,
+            )
         query = analyse_question(question, self.embedder.encode([question])[0])
         candidates = self._retrieve(state, query)
         sentences, texts, chunk_scores = self._score_sentences(state, candidates, query)
         best = max(sentences, key=lambda s: s.score) if sentences else None
-        confidence = (
-            answer_confidence(query, best, texts[best.article_id, best.index], self.scoring) if best else 0.0
-        )
+        confidence = answer_confidence(query, best, texts[best.article_id, best.index], self.scoring) if best else 0.0
         took = lambda: (time.perf_counter() - started) * 1000  # noqa: E731
         if best is None or confidence < self.settings.abstain_threshold:
             related = self._related(candidates, chunk_scores)
@@ -492,9 +540,7 @@ class Engine:
         chunk), their texts by (article id, index), and each chunk's re-ranking score."""
         top = candidates[: self.scoring.rerank_depth]
         chunks = self.store.chunk_spans([c.chunk_id for c in top])  # a chunk removed since the search is absent
-        rows = self.store.sentences_in(
-            [(c.article_id, c.first_sentence, c.last_sentence) for c, _ in chunks.values()]
-        )
+        rows = self.store.sentences_in([(c.article_id, c.first_sentence, c.last_sentence) for c, _ in chunks.values()])
         by_article: dict[int, list[tuple[int, int, int, bool, np.ndarray]]] = {}
         for article_id, *rest in rows:
             by_article.setdefault(article_id, []).append(tuple(rest))  # type: ignore[arg-type]
@@ -515,8 +561,9 @@ class Engine:
                 score, cosine, cover = score_sentence(query, text, vector, candidate, idf, self.scoring)
                 top_sentence = max(top_sentence, score)
                 if key not in best or best[key].score < score:
-                    best[key] = ScoredSentence(chunk.article_id, index, start, end, cosine, cover, score,
-                                               chunk.id, vector)
+                    best[key] = ScoredSentence(
+                        chunk.article_id, index, start, end, cosine, cover, score, chunk.id, vector
+                    )
             chunk_scores[candidate.chunk_id] = candidate.fused + self.scoring.sentence_weight * top_sentence
         return list(best.values()), texts, chunk_scores
 
@@ -561,8 +608,9 @@ class Engine:
                 mmr = score.copy()
             chosen.append(int(np.argmax(mmr)))
         picked = [rows[i] for i in sorted(chosen)]
-        return Summary(row.id, row.title, row.url,
-                       tuple(SummarySentence(row.text[s:e], s, e) for _, s, e, _, _ in picked))
+        return Summary(
+            row.id, row.title, row.url, tuple(SummarySentence(row.text[s:e], s, e) for _, s, e, _, _ in picked)
+        )
 
 
 def citation_numbers(quotes: Iterable[Quote]) -> list[int]:

@@ -84,7 +84,10 @@ def from_html(html: str | bytes, source: str, url: str | None = None) -> Documen
     published = parse_date(result.date) if result.date else None
     canonical = result.url if result.url and result.url.startswith(("http://", "https://")) else None
     return Document(
-        text=text, source=source, title=(result.title or "").strip() or None, url=canonical or url,
+        text=text,
+        source=source,
+        title=(result.title or "").strip() or None,
+        url=canonical or url,
         published=published,
     )
 
@@ -110,8 +113,9 @@ def from_pdf(data: bytes, source: str) -> Document:
     return Document(text=doc.text, source=source, title=title or doc.title, first_line_is_title=not title)
 
 
-def from_bytes(data: bytes, source: str, kind: str, *, url: str | None = None, charset: str | None = None,
-               max_bytes: int) -> Document:
+def from_bytes(
+    data: bytes, source: str, kind: str, *, url: str | None = None, charset: str | None = None, max_bytes: int
+) -> Document:
     _check_size(len(data), max_bytes, source)
     if kind == "pdf":
         if not data.startswith(b"%PDF"):

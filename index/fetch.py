@@ -177,7 +177,7 @@ def fetch(
                     raise FetchError(f"The page is larger than the {human_size(max_bytes)} limit.")
             charset = response.headers.get_content_charset()
             return FetchedPage(url=current, kind=kind, body=bytes(body), charset=charset)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise FetchError("The page took too long to answer.") from None
         except (OSError, http.client.HTTPException, ValueError) as exc:
             if time.monotonic() >= deadline:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import logging
+import math
 import re
 import tempfile
 import threading
@@ -38,17 +38,54 @@ def _stemmer() -> Stemmer.Stemmer:
 
 # British and American spellings of common news words meet on one form (BBC "defence", AP "defense").
 _SPELLING = {
-    "defence": "defense", "offence": "offense", "licence": "license", "pretence": "pretense",
-    "colour": "color", "favour": "favor", "honour": "honor", "labour": "labor", "neighbour": "neighbor",
-    "behaviour": "behavior", "harbour": "harbor", "rumour": "rumor", "humour": "humor", "armour": "armor",
-    "centre": "center", "theatre": "theater", "metre": "meter", "metres": "meters", "litre": "liter",
-    "programme": "program", "programmes": "programs", "catalogue": "catalog", "travelled": "traveled",
-    "organisation": "organization", "organisations": "organizations", "organise": "organize",
-    "organised": "organized", "recognise": "recognize", "recognised": "recognized", "realise": "realize",
-    "criticise": "criticize", "criticised": "criticized", "apologise": "apologize", "privatisation":
-    "privatization", "analyse": "analyze", "analysed": "analyzed", "paralyse": "paralyze", "tonnes": "tons",
-    "tonne": "ton", "aluminium": "aluminum", "grey": "gray", "tyre": "tire", "tyres": "tires",
-    "cheque": "check", "jewellery": "jewelry", "mould": "mold", "plough": "plow", "sceptical": "skeptical",
+    "defence": "defense",
+    "offence": "offense",
+    "licence": "license",
+    "pretence": "pretense",
+    "colour": "color",
+    "favour": "favor",
+    "honour": "honor",
+    "labour": "labor",
+    "neighbour": "neighbor",
+    "behaviour": "behavior",
+    "harbour": "harbor",
+    "rumour": "rumor",
+    "humour": "humor",
+    "armour": "armor",
+    "centre": "center",
+    "theatre": "theater",
+    "metre": "meter",
+    "metres": "meters",
+    "litre": "liter",
+    "programme": "program",
+    "programmes": "programs",
+    "catalogue": "catalog",
+    "travelled": "traveled",
+    "organisation": "organization",
+    "organisations": "organizations",
+    "organise": "organize",
+    "organised": "organized",
+    "recognise": "recognize",
+    "recognised": "recognized",
+    "realise": "realize",
+    "criticise": "criticize",
+    "criticised": "criticized",
+    "apologise": "apologize",
+    "privatisation": "privatization",
+    "analyse": "analyze",
+    "analysed": "analyzed",
+    "paralyse": "paralyze",
+    "tonnes": "tons",
+    "tonne": "ton",
+    "aluminium": "aluminum",
+    "grey": "gray",
+    "tyre": "tire",
+    "tyres": "tires",
+    "cheque": "check",
+    "jewellery": "jewelry",
+    "mould": "mold",
+    "plough": "plow",
+    "sceptical": "skeptical",
 }
 
 

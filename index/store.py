@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +101,7 @@ class NewArticle:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def _blob(vector: np.ndarray) -> bytes:
@@ -192,22 +192,35 @@ class Store:
     _ARTICLE_COLUMNS = "id, collection, title, url, published, added, text, content_hash, body_end"
 
     def find_by_hash(self, collection: str, content_hash: str) -> ArticleRow | None:
-        row = self._connect().execute(
-            f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE collection = ? AND content_hash = ?",
-            (collection, content_hash),
-        ).fetchone()
+        row = (
+            self._connect()
+            .execute(
+                f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE collection = ? AND content_hash = ?",
+                (collection, content_hash),
+            )
+            .fetchone()
+        )
         return self._with_chunks(ArticleRow(*row)) if row else None
 
     def find_by_url(self, collection: str, url: str) -> ArticleRow | None:
-        row = self._connect().execute(
-            f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE collection = ? AND url = ?", (collection, url)
-        ).fetchone()
+        row = (
+            self._connect()
+            .execute(
+                f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE collection = ? AND url = ?", (collection, url)
+            )
+            .fetchone()
+        )
         return self._with_chunks(ArticleRow(*row)) if row else None
 
     def article(self, collection: str, article_id: int) -> ArticleRow | None:
-        row = self._connect().execute(
-            f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE collection = ? AND id = ?", (collection, article_id)
-        ).fetchone()
+        row = (
+            self._connect()
+            .execute(
+                f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE collection = ? AND id = ?",
+                (collection, article_id),
+            )
+            .fetchone()
+        )
         return self._with_chunks(ArticleRow(*row)) if row else None
 
     def _with_chunks(self, row: ArticleRow) -> ArticleRow:
@@ -224,18 +237,24 @@ class Store:
         return [ArticleRow(*r) for r in rows]
 
     def article_count(self, collection: str) -> int:
-        return self._connect().execute("SELECT count(*) FROM articles WHERE collection = ?", (collection,)).fetchone()[0]
+        return (
+            self._connect().execute("SELECT count(*) FROM articles WHERE collection = ?", (collection,)).fetchone()[0]
+        )
 
     def article_texts(self, ids: Sequence[int]) -> dict[int, ArticleRow]:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self._connect().execute(
-            f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", tuple(ids)
-        ).fetchall()
+        rows = (
+            self._connect()
+            .execute(f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", tuple(ids))
+            .fetchall()
+        )
         return {r[0]: ArticleRow(*r) for r in rows}
 
-    def save_article(self, collection: str, new: NewArticle, *, replace_id: int | None = None) -> tuple[int, list[int], list[int]]:
+    def save_article(
+        self, collection: str, new: NewArticle, *, replace_id: int | None = None
+    ) -> tuple[int, list[int], list[int]]:
         """Insert (or replace the content of `replace_id`) in one transaction.
         Returns (article id, chunk ids removed, chunk ids added)."""
         with self.write() as conn:
@@ -247,16 +266,35 @@ class Store:
                 conn.execute(
                     "UPDATE articles SET title = ?, url = ?, published = ?, added = ?, text = ?, content_hash = ?,"
                     " body_end = ?, source = ? WHERE id = ? AND collection = ?",
-                    (new.title, new.url, new.published, utc_now(), new.text, new.content_hash, new.body_end,
-                     new.source, replace_id, collection),
+                    (
+                        new.title,
+                        new.url,
+                        new.published,
+                        utc_now(),
+                        new.text,
+                        new.content_hash,
+                        new.body_end,
+                        new.source,
+                        replace_id,
+                        collection,
+                    ),
                 )
                 article_id = replace_id
             else:
                 cursor = conn.execute(
                     "INSERT INTO articles (collection, title, url, published, added, text, content_hash, body_end,"
                     " source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (collection, new.title, new.url, new.published, utc_now(), new.text, new.content_hash,
-                     new.body_end, new.source),
+                    (
+                        collection,
+                        new.title,
+                        new.url,
+                        new.published,
+                        utc_now(),
+                        new.text,
+                        new.content_hash,
+                        new.body_end,
+                        new.source,
+                    ),
                 )
                 article_id = int(cursor.lastrowid)
             conn.executemany(
@@ -271,7 +309,15 @@ class Store:
                 cursor = conn.execute(
                     "INSERT INTO chunks (article_id, collection, first_sentence, last_sentence, start, end, vector)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (article_id, collection, first, last, new.sentences[first][0], new.sentences[last][1], _blob(vector)),
+                    (
+                        article_id,
+                        collection,
+                        first,
+                        last,
+                        new.sentences[first][0],
+                        new.sentences[last][1],
+                        _blob(vector),
+                    ),
                 )
                 added.append(int(cursor.lastrowid))
             self._bump(conn, collection)
@@ -348,6 +394,38 @@ class Store:
         matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), -1)
         return np.asarray(ids, dtype=np.int64), matrix
 
+    def all_texts(self) -> tuple[list[tuple[int, str]], list[tuple[int, int, str]]]:
+        """Every chunk (id, text) and sentence (article id, index, text), for re-embedding."""
+        conn = self._connect()
+        chunks = conn.execute(
+            "SELECT c.id, substr(a.text, c.start + 1, c.end - c.start) FROM chunks c"
+            " JOIN articles a ON a.id = c.article_id ORDER BY c.id"
+        ).fetchall()
+        sentences = conn.execute(
+            "SELECT s.article_id, s.idx, substr(a.text, s.start + 1, s.end - s.start) FROM sentences s"
+            " JOIN articles a ON a.id = s.article_id ORDER BY s.article_id, s.idx"
+        ).fetchall()
+        return chunks, sentences
+
+    def replace_vectors(
+        self,
+        chunk_vectors: Sequence[tuple[int, np.ndarray]],
+        sentence_vectors: Sequence[tuple[int, int, np.ndarray]],
+        *,
+        model: str,
+        dimension: int,
+    ) -> None:
+        """Swap every stored vector for one made by another model, in one transaction."""
+        with self.write() as conn:
+            conn.executemany("UPDATE chunks SET vector = ? WHERE id = ?", [(_blob(v), i) for i, v in chunk_vectors])
+            conn.executemany(
+                "UPDATE sentences SET vector = ? WHERE article_id = ? AND idx = ?",
+                [(_blob(v), a, i) for a, i, v in sentence_vectors],
+            )
+            self.set_meta(conn, "model", model)
+            self.set_meta(conn, "dimension", str(dimension))
+            conn.execute("UPDATE collections SET revision = revision + 1")
+
     def chunk_texts(self, collection: str) -> Iterator[tuple[int, str]]:
         # SQLite's substr counts characters (1-based), like Python's str offsets.
         yield from self._connect().execute(
@@ -356,7 +434,9 @@ class Store:
             (collection,),
         )
 
-    def sentences(self, article_id: int, first: int = 0, last: int | None = None) -> list[tuple[int, int, int, bool, np.ndarray]]:
+    def sentences(
+        self, article_id: int, first: int = 0, last: int | None = None
+    ) -> list[tuple[int, int, int, bool, np.ndarray]]:
         """(idx, start, end, quotable, vector) of an article's sentences first..last inclusive."""
         last = 1 << 30 if last is None else last
         rows = self._connect().execute(

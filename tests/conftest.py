@@ -23,7 +23,7 @@ FIXTURES = REPO / "tests" / "fixtures"
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     model = Embedder()
-    model.model  # load once for the whole session
+    model.load()  # once for the whole session
     return model
 
 
@@ -71,10 +71,19 @@ def run_cli(*args: str, data_dir: Path, stdin: bytes | None = None, env: dict[st
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     inherited = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
-    full_env = {**inherited, "BYLINE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO),
-                **(env or {})}
+    full_env = {
+        **inherited,
+        "BYLINE_DATA_DIR": str(data_dir),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(REPO),
+        **(env or {}),
+    }
     return subprocess.run(
         # Run outside the repo so that a developer's own .env cannot change what the tests see.
-        [sys.executable, "-m", "bot", *args], cwd=data_dir.parent, input=stdin, capture_output=True, env=full_env,
+        [sys.executable, "-m", "bot", *args],
+        cwd=data_dir.parent,
+        input=stdin,
+        capture_output=True,
+        env=full_env,
         timeout=300,
     )

@@ -24,7 +24,7 @@ def test_a_member_asks_and_the_answer_quotes_the_article(sample_engine: Engine, 
     assert not answer.abstained
     assert any(expected in q.text for q in answer.quotes), answer.answer
     assert_verbatim(sample_engine, "default", answer.quotes)
-    for number, quote in enumerate(answer.quotes, 1):
+    for quote in answer.quotes:
         assert quote.title and quote.article_id
         assert f"“{quote.text}”" in answer.answer
     assert "[1]" in answer.answer

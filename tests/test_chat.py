@@ -8,15 +8,17 @@ from tests.conftest import run_cli
 
 
 def test_the_chat_ingests_the_samples_on_an_empty_data_dir_and_answers(tmp_path: Path):
-    lines = "\n".join([
-        "who is Ukraine's defence minister?",
-        "/list",
-        "/summary 1 2",
-        "/summary nine",
-        "what is the capital of Peru?",
-        "/nonsense",
-        "/quit",
-    ])
+    lines = "\n".join(
+        [
+            "who is Ukraine's defence minister?",
+            "/list",
+            "/summary 1 2",
+            "/summary nine",
+            "what is the capital of Peru?",
+            "/nonsense",
+            "/quit",
+        ]
+    )
     out = run_cli("run", data_dir=tmp_path / "data", stdin=lines.encode())
     assert out.returncode == 0, out.stderr.decode()
     text = out.stdout.decode()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from index import Engine, chunking
 from tests.conftest import SAMPLES
 
@@ -47,9 +49,9 @@ def test_windows_overlap_by_one_sentence_and_respect_the_budget():
         assert sum(counts[first : last + 1]) <= 100
         covered.update(range(first, last + 1))
     assert covered == set(range(len(counts)))
-    for (_, last), (first, _) in zip(windows, windows[1:], strict=False):
+    for (_, last), (first, _) in pairwise(windows):
         assert first in (last, last + 1)
-    assert any(first == last_prev for (_, last_prev), (first, _) in zip(windows, windows[1:], strict=False))
+    assert any(first == last_prev for (_, last_prev), (first, _) in pairwise(windows))
 
 
 def test_a_sentence_longer_than_the_model_window_is_split_not_truncated(engine: Engine):
@@ -66,8 +68,12 @@ def test_a_sentence_longer_than_the_model_window_is_split_not_truncated(engine: 
 
 
 def test_no_sample_chunk_is_truncated_by_the_model(sample_engine: Engine):
-    rows = sample_engine.store._connect().execute(
-        "SELECT substr(a.text, c.start + 1, c.end - c.start) FROM chunks c JOIN articles a ON a.id = c.article_id"
-    ).fetchall()
+    rows = (
+        sample_engine.store._connect()
+        .execute(
+            "SELECT substr(a.text, c.start + 1, c.end - c.start) FROM chunks c JOIN articles a ON a.id = c.article_id"
+        )
+        .fetchall()
+    )
     counts = sample_engine.embedder.count_tokens([r[0] for r in rows])
     assert rows and max(counts) + 2 <= sample_engine.embedder.max_tokens

@@ -36,7 +36,10 @@ print(json.dumps({"embedded": Counting.texts, "quotes": [q.text for q in answer.
 
 def ask_in_new_process(data_dir: Path, question: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", COUNTING_ASK, str(data_dir), question], cwd=REPO, capture_output=True, text=True,
+        [sys.executable, "-c", COUNTING_ASK, str(data_dir), question],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
     assert out.returncode == 0, out.stderr
@@ -60,7 +63,7 @@ def test_a_restarted_bot_answers_without_re_embedding_anything(filled):
 
 
 def test_deleting_the_faiss_file_then_reindex_restores_identical_answers(filled):
-    engine, data_dir = filled
+    _, data_dir = filled
     before = json.loads(run_cli("--json", "ask", QUESTION, data_dir=data_dir).stdout)
     faiss_file = data_dir / "indexes" / "default.faiss"
     assert faiss_file.exists()
@@ -80,7 +83,9 @@ def test_a_corrupt_cache_is_rebuilt_not_a_crash(filled, make_engine, damage: str
     expected = [q.text for q in engine.ask("default", QUESTION).quotes]
     for cache in (data_dir / "indexes").iterdir():
         raw = cache.read_bytes()
-        cache.write_bytes({"garbage": b"\x00not a cache\n" * 50, "truncate": raw[: len(raw) // 2], "empty": b""}[damage])
+        cache.write_bytes(
+            {"garbage": b"\x00not a cache\n" * 50, "truncate": raw[: len(raw) // 2], "empty": b""}[damage]
+        )
     reopened = make_engine(data_dir)
     assert [q.text for q in reopened.ask("default", QUESTION).quotes] == expected
     # ...and the rebuilt caches were saved, intact, for the next start.
@@ -114,7 +119,7 @@ def test_another_process_adding_an_article_is_seen_without_restart(filled):
 
 
 def test_a_different_model_setting_is_refused_until_reindex(filled, make_engine, embedder):
-    engine, data_dir = filled
+    engine, _ = filled
 
     class Renamed(type(embedder)):
         pass
