@@ -57,11 +57,16 @@ def load_squad(path: Path = SQUAD_PATH) -> tuple[list[SquadArticle], list[SquadQ
             context = para["context"]
             spans.append((offset, offset + len(context)))
             for qa in para["qas"]:
-                questions.append(SquadQuestion(
-                    qa["id"], a, p, qa["question"],
-                    tuple(x["text"] for x in qa["answers"]),
-                    tuple(offset + x["answer_start"] for x in qa["answers"]),
-                ))
+                questions.append(
+                    SquadQuestion(
+                        qa["id"],
+                        a,
+                        p,
+                        qa["question"],
+                        tuple(x["text"] for x in qa["answers"]),
+                        tuple(offset + x["answer_start"] for x in qa["answers"]),
+                    )
+                )
             offset += len(context) + len(SEPARATOR)
         text = SEPARATOR.join(p["context"] for p in item["paragraphs"])
         articles.append(SquadArticle(item["title"], text, tuple(spans)))
@@ -95,8 +100,10 @@ def build(data_dir: Path = DATA_DIR) -> None:
 
     articles, _ = load_squad()
     engine = Engine(EngineSettings(data_dir=data_dir), embedder=caching_embedder())
-    docs = [Document(text=a.text, source=a.title, title=a.title.replace("_", " "), first_line_is_title=False)
-            for a in articles]
+    docs = [
+        Document(text=a.text, source=a.title, title=a.title.replace("_", " "), first_line_is_title=False)
+        for a in articles
+    ]
     started = time.time()
     for name, chosen in (("squad", docs), ("squad_half", [d for i, d in enumerate(docs) if in_half(i)])):
         # One at a time so the article ids follow the SQuAD order within each collection.

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import re
 import sys
 import time
 from dataclasses import dataclass, fields, replace
@@ -32,9 +31,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.squad_collection import DATA_DIR, SquadQuestion, build, in_half, load_squad  # noqa: E402
-from index import answer  # noqa: E402
-from index.answer import Scoring  # noqa: E402
+from bench.squad_collection import DATA_DIR, SquadQuestion, build, in_half, load_squad
+from index import answer
+from index.answer import Scoring
 
 CACHE = Path("/tmp/byline_tune")
 DENSE_POOL = 100  # candidate rows kept per retriever (covers any `candidates` up to this)
@@ -110,9 +109,13 @@ def extract(collection: str, questions: list[SquadQuestion], qvec: np.ndarray) -
     article_of = {aid: title_to_index[title] for aid, title in rows}
 
     chunk_ids, chunk_matrix = store.chunk_vectors(collection)
-    meta = {r[0]: r[1:] for r in conn.execute(
-        "SELECT id, article_id, first_sentence, last_sentence, start, end FROM chunks WHERE collection = ?",
-        (collection,))}
+    meta = {
+        r[0]: r[1:]
+        for r in conn.execute(
+            "SELECT id, article_id, first_sentence, last_sentence, start, end FROM chunks WHERE collection = ?",
+            (collection,),
+        )
+    }
     chunk_article = np.array([article_of[meta[int(i)][0]] for i in chunk_ids])
     chunk_span = np.array([meta[int(i)][3:5] for i in chunk_ids])
     lex = state.lexical
@@ -135,8 +138,11 @@ def extract(collection: str, questions: list[SquadQuestion], qvec: np.ndarray) -
             sent_tokens.append(set(tokenize(t)))
             sent_quotable.append(quotable)
     chunk_sents = [
-        [sent_key[(meta[int(i)][0], k)] for k in range(meta[int(i)][1], meta[int(i)][2] + 1)
-         if sent_quotable[sent_key[(meta[int(i)][0], k)]]]
+        [
+            sent_key[(meta[int(i)][0], k)]
+            for k in range(meta[int(i)][1], meta[int(i)][2] + 1)
+            if sent_quotable[sent_key[(meta[int(i)][0], k)]]
+        ]
         for i in chunk_ids
     ]
     sent_matrix = np.vstack(sent_vecs)
@@ -146,9 +152,11 @@ def extract(collection: str, questions: list[SquadQuestion], qvec: np.ndarray) -
             sent_next[prev] = s
     para_spans = [a.paragraph_spans for a in articles]
 
-    cols: dict[str, list] = {k: [] for k in
-                             "c_q c_chunk c_cos c_bm25 c_bm25_top c_drank c_brank c_hit s_q s_sent s_cos s_holds "
-                             "s_cover s_prev_cover s_next_cover l_crow l_srow".split()}
+    cols: dict[str, list] = {
+        k: []
+        for k in "c_q c_chunk c_cos c_bm25 c_bm25_top c_drank c_brank c_hit s_q s_sent s_cos s_holds "
+        "s_cover s_prev_cover s_next_cover l_crow l_srow".split()
+    }
     started = time.time()
     cos_all = qvec @ chunk_matrix.T
     for qi, q in enumerate(questions):
@@ -192,23 +200,38 @@ def extract(collection: str, questions: list[SquadQuestion], qvec: np.ndarray) -
                     text = sent_text[s]
                     cols["s_holds"].append(sent_article[s] == q.article and any(a in text for a in q.answers))
                     for col, other in (("s_cover", s), ("s_prev_cover", sent_prev[s]), ("s_next_cover", sent_next[s])):
-                        cols[col].append(sum(idf[t] for t in terms if t in sent_tokens[other]) / total
-                                         if total > 0 and other >= 0 else 0.0)
+                        cols[col].append(
+                            sum(idf[t] for t in terms if t in sent_tokens[other]) / total
+                            if total > 0 and other >= 0
+                            else 0.0
+                        )
                 cols["l_crow"].append(base + n)
                 cols["l_srow"].append(srow_of[s])
         if qi % 1000 == 0:
             print(f"{collection}: {qi}/{len(questions)} questions, {time.time() - started:.0f}s", flush=True)
     feats = Features(
-        c_q=np.array(cols["c_q"], dtype=np.int32), c_chunk=np.array(cols["c_chunk"], dtype=np.int32),
-        c_cos=np.array(cols["c_cos"], dtype=np.float32), c_bm25=np.array(cols["c_bm25"], dtype=np.float32),
+        c_q=np.array(cols["c_q"], dtype=np.int32),
+        c_chunk=np.array(cols["c_chunk"], dtype=np.int32),
+        c_cos=np.array(cols["c_cos"], dtype=np.float32),
+        c_bm25=np.array(cols["c_bm25"], dtype=np.float32),
         c_bm25_top=np.array(cols["c_bm25_top"], dtype=np.float32),
-        c_drank=np.array(cols["c_drank"], dtype=np.int32), c_brank=np.array(cols["c_brank"], dtype=np.int32),
+        c_drank=np.array(cols["c_drank"], dtype=np.int32),
+        c_brank=np.array(cols["c_brank"], dtype=np.int32),
         c_hit=np.array(cols["c_hit"], dtype=bool),
-        s_q=np.array(cols["s_q"], dtype=np.int32), s_sent=np.array(cols["s_sent"], dtype=np.int32),
-        s_cos=np.array(cols["s_cos"], dtype=np.float32), s_holds=np.array(cols["s_holds"], dtype=bool),
-        l_crow=np.array(cols["l_crow"], dtype=np.int32), l_srow=np.array(cols["l_srow"], dtype=np.int32),
-        sent_article=np.array(sent_article), sent_words=np.array(sent_words), sent_vectors=sent_matrix,
-        sent_text=sent_text, sent_tokens=sent_tokens, sent_prev=sent_prev, sent_next=sent_next, s_extra={k: np.array(cols["s_" + k], dtype=np.float32) for k in ("cover", "prev_cover", "next_cover")},
+        s_q=np.array(cols["s_q"], dtype=np.int32),
+        s_sent=np.array(cols["s_sent"], dtype=np.int32),
+        s_cos=np.array(cols["s_cos"], dtype=np.float32),
+        s_holds=np.array(cols["s_holds"], dtype=bool),
+        l_crow=np.array(cols["l_crow"], dtype=np.int32),
+        l_srow=np.array(cols["l_srow"], dtype=np.int32),
+        sent_article=np.array(sent_article),
+        sent_words=np.array(sent_words),
+        sent_vectors=sent_matrix,
+        sent_text=sent_text,
+        sent_tokens=sent_tokens,
+        sent_prev=sent_prev,
+        sent_next=sent_next,
+        s_extra={k: np.array(cols["s_" + k], dtype=np.float32) for k in ("cover", "prev_cover", "next_cover")},
     )
     with path.open("wb") as f:
         pickle.dump(feats, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -288,7 +311,7 @@ def evaluate(F: Features, p: Params, questions: list[SquadQuestion], quotes: boo
     np.maximum.at(sscore, ls, score)
     sorder = np.lexsort((-sscore, F.s_q))
     sstarts = np.searchsorted(F.s_q[sorder], np.arange(nq))
-    has = (sstarts < len(sorder))
+    has = sstarts < len(sorder)
     has[has] = F.s_q[sorder[sstarts[has]]] == np.arange(nq)[has]
     first = sorder[np.minimum(sstarts, len(sorder) - 1)]
     top1 = np.where(has, F.s_holds[first], False)
@@ -342,14 +365,19 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
-def summarise(full: dict[str, np.ndarray], half: dict[str, np.ndarray] | None, questions: list[SquadQuestion],
-              mask: np.ndarray) -> dict[str, float]:
+def summarise(
+    full: dict[str, np.ndarray], half: dict[str, np.ndarray] | None, questions: list[SquadQuestion], mask: np.ndarray
+) -> dict[str, float]:
     r = full["hit_rank"][mask]
     out = {
-        "R@1": float(np.mean(r < 1)), "R@5": float(np.mean(r < 5)), "R@10": float(np.mean(r < 10)),
+        "R@1": float(np.mean(r < 1)),
+        "R@5": float(np.mean(r < 5)),
+        "R@10": float(np.mean(r < 10)),
         "MRR": float(np.mean(np.where(r < 10, 1.0 / (r + 1), 0.0))),
-        "top1": float(np.mean(full["top1"][mask])), "top3": float(np.mean(full["top3"][mask])),
-        "words": float(np.mean(full["words"][mask])), "quotes": float(np.mean(full["nquotes"][mask])),
+        "top1": float(np.mean(full["top1"][mask])),
+        "top3": float(np.mean(full["top3"][mask])),
+        "words": float(np.mean(full["words"][mask])),
+        "quotes": float(np.mean(full["nquotes"][mask])),
     }
     if half is not None:
         inside = np.array([in_half(q.article) for q in questions])
@@ -420,11 +448,36 @@ def table(configs: dict[str, Params], questions: list[SquadQuestion], full: Feat
 
 def from_scoring(s: Scoring) -> Params:
     """The Params that mirror index/answer.py's Scoring (the product formula)."""
-    return Params(candidates=s.candidates, dense_weight=s.dense_weight, rerank_depth=s.rerank_depth,
-                  sentence_weight=s.sentence_weight, quote_margin=s.quote_margin,
-                  duplicate_cosine=s.duplicate_cosine,
-                  sentence=(("cos", 1.0), ("cover", s.overlap_weight), ("cue", s.answer_type_weight),
-                            ("ccos", s.chunk_weight), ("focus", s.focus_weight)))
+    # answer.confidence = cos + a * cover + b * chunk cosine, where the chunk cosine is what remains of
+    # the score: (top - cos - overlap * cover - type * cue - focus_w * focus) / chunk_weight
+    a, b, c = s.confidence_coverage_weight, s.confidence_chunk_weight, s.chunk_weight
+    conf = (
+        (
+            ("top", b / c),
+            ("top_cos", 1 - b / c),
+            ("cover", a - b * s.overlap_weight / c),
+            ("cue", -b * s.answer_type_weight / c),
+            ("focus", -b * s.focus_weight / c),
+        )
+        if c
+        else (("top_cos", 1.0), ("cover", a))
+    )
+    return Params(
+        candidates=s.candidates,
+        dense_weight=s.dense_weight,
+        rerank_depth=s.rerank_depth,
+        confidence=conf,
+        sentence_weight=s.sentence_weight,
+        quote_margin=s.quote_margin,
+        duplicate_cosine=s.duplicate_cosine,
+        sentence=(
+            ("cos", 1.0),
+            ("cover", s.overlap_weight),
+            ("cue", s.answer_type_weight),
+            ("ccos", s.chunk_weight),
+            ("focus", s.focus_weight),
+        ),
+    )
 
 
 BASELINES = {
@@ -447,8 +500,10 @@ def engine_check(questions: list[SquadQuestion], limit: int) -> None:
     picks = np.random.default_rng(0).permutation(len(questions))[:limit]
     for collection in ("squad", "squad_half"):
         state = engine._index(collection)
-        article_of = {aid: titles[t] for aid, t in conn.execute(
-            "SELECT id, title FROM articles WHERE collection = ?", (collection,))}
+        article_of = {
+            aid: titles[t]
+            for aid, t in conn.execute("SELECT id, title FROM articles WHERE collection = ?", (collection,))
+        }
         texts = {aid: r.text for aid, r in engine.store.article_texts(list(article_of)).items()}
         top1, top3, conf, inside, times = [], [], [], [], []
         for qi in picks:
@@ -459,8 +514,11 @@ def engine_check(questions: list[SquadQuestion], limit: int) -> None:
             sentences, _ = engine._score_sentences(state, candidates, query)
             chosen = answer.pick_quotes(sentences, 3, engine.scoring)
             times.append(time.perf_counter() - started)
-            holds = [article_of[s.article_id] == q.article and any(a in texts[s.article_id][s.start:s.end]
-                                                                    for a in q.answers) for s in chosen]
+            holds = [
+                article_of[s.article_id] == q.article
+                and any(a in texts[s.article_id][s.start : s.end] for a in q.answers)
+                for s in chosen
+            ]
             top1.append(bool(holds[:1] and holds[0]))
             top3.append(any(holds))
             conf.append(max((s.score for s in sentences), default=0.0))
@@ -469,26 +527,35 @@ def engine_check(questions: list[SquadQuestion], limit: int) -> None:
         extra = ""
         if collection == "squad_half":
             extra = f" AUC {auc(conf_a[inside_a], conf_a[~inside_a]):.3f}"
-        print(f"engine on {collection}, {limit} questions: top1 {np.mean(top1):.3f} top3 {np.mean(top3):.3f}"
-              f"{extra}; scoring p50 {1000 * np.median(times):.2f} ms, p95 {1000 * np.quantile(times, 0.95):.2f} ms")
+        print(
+            f"engine on {collection}, {limit} questions: top1 {np.mean(top1):.3f} top3 {np.mean(top3):.3f}"
+            f"{extra}; scoring p50 {1000 * np.median(times):.2f} ms, p95 {1000 * np.quantile(times, 0.95):.2f} ms"
+        )
     engine.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--search", action="store_true", help="grid-search the weights on the tune half")
-    parser.add_argument("--engine", type=int, default=0, metavar="N",
-                        help="also run the engine's own code path on N random questions")
+    parser.add_argument(
+        "--engine", type=int, default=0, metavar="N", help="also run the engine's own code path on N random questions"
+    )
     args = parser.parse_args()
     questions, full, half = load_all()
-    table({**BASELINES, "final (index/answer.py defaults)": from_scoring(answer.DEFAULT_SCORING)},
-          questions, full, half)
+    table(
+        {**BASELINES, "final (index/answer.py defaults)": from_scoring(answer.DEFAULT_SCORING)}, questions, full, half
+    )
     if args.search:
         even = np.array([q.article % 2 == 0 for q in questions])
-        grid = {"cover": [0.4, 0.8, 1.0, 1.2, 1.5], "cue": [0.0, 0.1, 0.15, 0.2, 0.3],
-                "ccos": [0.0, 0.3, 0.5, 0.7, 1.0], "dense_weight": [0.4, 0.5, 0.6, 0.7],
-                "sentence_weight": [0.5, 1.0, 1.5, 2.0], "rerank_depth": [12, 16, 20, 25],
-                "candidates": [30, 50, 100]}
+        grid = {
+            "cover": [0.4, 0.8, 1.0, 1.2, 1.5],
+            "cue": [0.0, 0.1, 0.15, 0.2, 0.3],
+            "ccos": [0.0, 0.3, 0.5, 0.7, 1.0],
+            "dense_weight": [0.4, 0.5, 0.6, 0.7],
+            "sentence_weight": [0.5, 1.0, 1.5, 2.0],
+            "rerank_depth": [12, 16, 20, 25],
+            "candidates": [30, 50, 100],
+        }
         best = search(full, from_scoring(answer.DEFAULT_SCORING), questions, even, grid)
         table({"searched": best}, questions, full, half)
     if args.engine:
@@ -506,8 +573,14 @@ def objective(F: Features, p: Params, questions: list[SquadQuestion], mask: np.n
     return float(np.mean(r < 1) + np.mean(np.where(r < 10, 1.0 / (r + 1), 0.0)) + 2 * np.mean(out["top1"][mask]))
 
 
-def search(F: Features, start: Params, questions: list[SquadQuestion], mask: np.ndarray,
-           grid: dict[str, list[float]], rounds: int = 2) -> Params:
+def search(
+    F: Features,
+    start: Params,
+    questions: list[SquadQuestion],
+    mask: np.ndarray,
+    grid: dict[str, list[float]],
+    rounds: int = 2,
+) -> Params:
     """Coordinate ascent: each weight in turn over its grid, the others fixed."""
     best, best_value = start, objective(F, start, questions, mask)
     for _ in range(rounds):
@@ -520,6 +593,9 @@ def search(F: Features, start: Params, questions: list[SquadQuestion], mask: np.
                 v = objective(F, trial, questions, mask)
                 if v > best_value + 1e-6:
                     best, best_value = trial, v
-            print(f"  {name}: {dict(best.sentence)} w={best.dense_weight} sw={best.sentence_weight} "
-                  f"cand={best.candidates} depth={best.rerank_depth} -> {best_value:.4f}", flush=True)
+            print(
+                f"  {name}: {dict(best.sentence)} w={best.dense_weight} sw={best.sentence_weight} "
+                f"cand={best.candidates} depth={best.rerank_depth} -> {best_value:.4f}",
+                flush=True,
+            )
     return best

@@ -10,13 +10,16 @@
                   + answer_type_weight * [it holds what the question asks for: a date for "when",
                                           a number for "how many", a new name for "who"/"where"]
                   + chunk_weight       * cosine(question, the chunk it was found in)
+                  + focus_weight       * [it repeats the noun after "what"/"which": "What rocket ..."]
 
    The chunk cosine carries the context a lone sentence lacks ("He was born in 1850."). Chunks are
    re-ranked by fused + sentence_weight * their best sentence, and the best sentences become the
    quotes (extras only when within quote_margin of the best and not a near-duplicate).
-4. Abstention: the best sentence's score is the confidence; below the calibrated threshold the bot
-   says the articles don't cover the question. Every term is a cosine or a share in [0, 1], never a
-   raw BM25 magnitude, so the threshold means the same for three news articles as for thousands.
+4. Abstention: confidence = cosine + confidence_coverage_weight * coverage + confidence_chunk_weight
+   * chunk cosine of the best sentence (a logistic fit, covered vs. uncovered questions); below the
+   calibrated threshold the bot says the articles don't cover the question. Every term is a cosine
+   or a share in [0, 1], never a raw BM25 magnitude, so the threshold means the same for three news
+   articles as for thousands.
 
 The weights were fitted on the even-numbered articles of SQuAD v1.1 dev and checked on the odd ones
 (bench/tune_scoring.py; see README "How answers are chosen")."""
@@ -32,7 +35,9 @@ import numpy as np
 from index.lexical import tokenize
 
 # Words that shape a question but never appear in its answer.
-QUESTION_WORDS = frozenset(tokenize("who whom whose what which when where why how did does do was were is are has have"))
+QUESTION_WORDS = frozenset(
+    tokenize("who whom whose what which when where why how did does do was were is are has have")
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,9 @@ class Scoring:
     sentence_weight: float = 1.5  # chunk = fused + this * best sentence score
     quote_margin: float = 0.7  # extra quotes must score within this of the best one
     duplicate_cosine: float = 0.95  # a quote this close to one already chosen is a repeat
+    # abstention confidence = best sentence's cosine + these * its coverage, its chunk's cosine
+    confidence_coverage_weight: float = 0.95
+    confidence_chunk_weight: float = 1.08
 
 
 DEFAULT_SCORING = Scoring()
@@ -96,9 +104,7 @@ def fuse(
     top = max(bm25.values(), default=0.0)
     scale = 1.0 / top if top > 0 else 0.0
     w = scoring.dense_weight
-    out = [
-        Candidate(i, cosine[i], bm25[i] * scale, w * cosine[i] + (1 - w) * bm25[i] * scale) for i in cosine
-    ]
+    out = [Candidate(i, cosine[i], bm25[i] * scale, w * cosine[i] + (1 - w) * bm25[i] * scale) for i in cosine]
     out.sort(key=lambda c: c.fused, reverse=True)
     return out
 
@@ -109,32 +115,40 @@ def fuse(
 # the answer, however many question words it repeats.
 _TIME_QUESTION = re.compile(
     r"\b(when|what (year|years|century|decade|date|day|month|era|time period)|which (year|century|decade|month)"
-    r"|how long ago|since when)\b", re.IGNORECASE)
+    r"|how long ago|since when)\b",
+    re.IGNORECASE,
+)
 _NUMBER_QUESTION = re.compile(
     r"\b(how (many|much|long|old|far|big|large|high|tall|deep|wide|often|fast|heavy)|what (percentage|percent"
     r"|number|amount|proportion|fraction|share|size|population|temperature|speed|distance|rate))\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _NAME_QUESTION = re.compile(r"\b(who|whom|whose|where)\b", re.IGNORECASE)
 _TIME = re.compile(
     r"\b(1[0-9]{3}|20[0-9]{2})s?\b|\b(January|February|March|April|May|June|July|August|September|October"
     r"|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
-    r"|\b(century|centuries|decade|BC|AD|BCE|CE)\b")
+    r"|\b(century|centuries|decade|BC|AD|BCE|CE)\b"
+)
 _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred"
     r"|hundreds|thousand|thousands|million|millions|billion|billions|dozen|dozens|half|once|twice)\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 # "What rocket launched ...", "which country ...": the noun right after what/which names the answer's
 # kind, and the answer's sentence usually repeats it ("... on an Ariane 5 rocket").
-_FOCUS = re.compile(r"\b(?:what|which)\s+(?:(?:kind|type|sort|form|part|name|group)s?\s+of\s+)?([A-Za-z][\w-]*)",
-                    re.IGNORECASE)
-_NOT_FOCUS = frozenset("is was are were did does do has have had can could would will should may might the a an "
-                       "of in on to for by as at from".split())
+_FOCUS = re.compile(
+    r"\b(?:what|which)\s+(?:(?:kind|type|sort|form|part|name|group)s?\s+of\s+)?([A-Za-z][\w-]*)", re.IGNORECASE
+)
+_NOT_FOCUS = frozenset(
+    "is was are were did does do has have had can could would will should may might the a an "
+    "of in on to for by as at from".split()
+)
 _WORD = re.compile(r"[\w'’-]+")
 
 
 def question_kind(text: str) -> str | None:
-    """"time", "number", "name" or None (any answer), from the question's wording."""
+    """ "time", "number", "name" or None (any answer), from the question's wording."""
     if _TIME_QUESTION.search(text):
         return "time"
     if _NUMBER_QUESTION.search(text):
@@ -221,7 +235,9 @@ def coverage(question_terms: Sequence[str], sentence_terms: set[str], idf: Calla
     return sum(idf(t) for t in terms if t in sentence_terms) / total
 
 
-def pick_quotes(sentences: list[ScoredSentence], limit: int, scoring: Scoring = DEFAULT_SCORING) -> list[ScoredSentence]:
+def pick_quotes(
+    sentences: list[ScoredSentence], limit: int, scoring: Scoring = DEFAULT_SCORING
+) -> list[ScoredSentence]:
     """The best sentence, then up to limit-1 more that score nearly as well and say something new."""
     ranked = sorted(sentences, key=lambda s: s.score, reverse=True)
     chosen: list[ScoredSentence] = []
@@ -241,10 +257,20 @@ def pick_quotes(sentences: list[ScoredSentence], limit: int, scoring: Scoring = 
 
 
 def confidence(question: Question, best: ScoredSentence, text: str, scoring: Scoring = DEFAULT_SCORING) -> float:
-    """How sure the best quote answers the question, for abstention: its score without the answer-type
-    bonus. The bonus helps choose among sentences of the right article, but off-topic sentences hold
-    dates and names just as often, so it blurs the line between covered and uncovered questions.
-    `text` is the best sentence's text."""
-    if not scoring.answer_type_weight or question.kind is None:
-        return best.score
-    return best.score - scoring.answer_type_weight * answer_type_match(question.kind, question.words, text)
+    """How sure the best quote answers the question, for abstention: a calibrated weighted sum of its
+    cosine, its coverage and its chunk's cosine (logistic regression, covered vs. uncovered questions,
+    tune half of bench/tune_scoring.py, scaled so the cosine's weight is 1). The answer-type and focus
+    bonuses are left out: they help choose among sentences of the right article, but off-topic sentences
+    hold dates, names and common nouns just as often. `text` is the best sentence's text. The chunk
+    cosine is recovered from the score, which holds it with weight chunk_weight."""
+    rest = best.score - best.cosine - scoring.overlap_weight * best.coverage
+    if scoring.answer_type_weight and question.kind is not None:
+        rest -= scoring.answer_type_weight * answer_type_match(question.kind, question.words, text)
+    if scoring.focus_weight and question.focus and not question.focus.isdisjoint(tokenize(text)):
+        rest -= scoring.focus_weight
+    chunk_cosine = rest / scoring.chunk_weight if scoring.chunk_weight else 0.0
+    return (
+        best.cosine
+        + scoring.confidence_coverage_weight * best.coverage
+        + scoring.confidence_chunk_weight * chunk_cosine
+    )

@@ -493,6 +493,13 @@ class Engine:
             )
         query = analyse_question(question, self.embedder.encode([question])[0])
         candidates = self._retrieve(state, query)
+        with self.store.snapshot():
+            return self._answer(query, candidates, state, limit, started)
+
+    def _answer(
+        self, query: Question, candidates: list[Candidate], state: _CollectionIndex, limit: int, started: float
+    ) -> Answer:
+        question = query.text
         sentences, texts, chunk_scores = self._score_sentences(state, candidates, query)
         best = max(sentences, key=lambda s: s.score) if sentences else None
         confidence = answer_confidence(query, best, texts[best.article_id, best.index], self.scoring) if best else 0.0

@@ -13,7 +13,7 @@ from index.errors import InvalidInput
 
 # Calibrated on SQuAD v1.1 dev (see README "Abstention"): below this confidence the bot says the
 # articles don't cover the question.
-DEFAULT_ABSTAIN_THRESHOLD = 1.25
+DEFAULT_ABSTAIN_THRESHOLD = 1.35
 
 
 @dataclass(frozen=True)

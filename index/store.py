@@ -140,6 +140,20 @@ class Store:
             raise
         conn.execute("COMMIT")
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction: every query inside sees the same committed state (WAL snapshot), so an
+        article removed meanwhile by another thread is either wholly visible or wholly gone."""
+        conn = self._connect()
+        if conn.in_transaction:  # nested: the outer snapshot already holds
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")
+
     def _migrate(self) -> None:
         conn = self._connect()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
