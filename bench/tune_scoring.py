@@ -448,8 +448,8 @@ def table(configs: dict[str, Params], questions: list[SquadQuestion], full: Feat
 
 def from_scoring(s: Scoring) -> Params:
     """The Params that mirror index/answer.py's Scoring (the product formula)."""
-    # answer.confidence = cos + a * cover + b * chunk cosine, where the chunk cosine is what remains of
-    # the score: (top - cos - overlap * cover - type * cue - focus_w * focus) / chunk_weight
+    # answer.confidence = cos + a * cover + b * chunk cosine; the cached features hold the chunk cosine
+    # only inside the score: (top - cos - overlap * cover - type * cue - focus_w * focus) / chunk_weight
     a, b, c = s.confidence_coverage_weight, s.confidence_chunk_weight, s.chunk_weight
     conf = (
         (
@@ -511,7 +511,7 @@ def engine_check(questions: list[SquadQuestion], limit: int) -> None:
             started = time.perf_counter()
             query = answer.analyse_question(q.text, qvec[qi])
             candidates = engine._retrieve(state, query)
-            sentences, _ = engine._score_sentences(state, candidates, query)
+            sentences, _, _ = engine._score_sentences(state, candidates, query)
             chosen = answer.pick_quotes(sentences, 3, engine.scoring)
             times.append(time.perf_counter() - started)
             holds = [
@@ -521,7 +521,8 @@ def engine_check(questions: list[SquadQuestion], limit: int) -> None:
             ]
             top1.append(bool(holds[:1] and holds[0]))
             top3.append(any(holds))
-            conf.append(max((s.score for s in sentences), default=0.0))
+            best = max(sentences, key=lambda s: s.score, default=None)
+            conf.append(answer.confidence(query, best, engine.scoring) if best else 0.0)
             inside.append(in_half(q.article))
         conf_a, inside_a = np.array(conf), np.array(inside)
         extra = ""

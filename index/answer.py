@@ -81,6 +81,7 @@ class ScoredSentence:
     score: float
     chunk_id: int
     vector: np.ndarray
+    chunk_cosine: float = 0.0  # cosine of the chunk the sentence was scored in (its context)
 
 
 def fuse(
@@ -256,21 +257,14 @@ def pick_quotes(
     return chosen
 
 
-def confidence(question: Question, best: ScoredSentence, text: str, scoring: Scoring = DEFAULT_SCORING) -> float:
+def confidence(question: Question, best: ScoredSentence, scoring: Scoring = DEFAULT_SCORING) -> float:
     """How sure the best quote answers the question, for abstention: a calibrated weighted sum of its
     cosine, its coverage and its chunk's cosine (logistic regression, covered vs. uncovered questions,
     tune half of bench/tune_scoring.py, scaled so the cosine's weight is 1). The answer-type and focus
     bonuses are left out: they help choose among sentences of the right article, but off-topic sentences
-    hold dates, names and common nouns just as often. `text` is the best sentence's text. The chunk
-    cosine is recovered from the score, which holds it with weight chunk_weight."""
-    rest = best.score - best.cosine - scoring.overlap_weight * best.coverage
-    if scoring.answer_type_weight and question.kind is not None:
-        rest -= scoring.answer_type_weight * answer_type_match(question.kind, question.words, text)
-    if scoring.focus_weight and question.focus and not question.focus.isdisjoint(tokenize(text)):
-        rest -= scoring.focus_weight
-    chunk_cosine = rest / scoring.chunk_weight if scoring.chunk_weight else 0.0
+    hold dates, names and common nouns just as often."""
     return (
         best.cosine
         + scoring.confidence_coverage_weight * best.coverage
-        + scoring.confidence_chunk_weight * chunk_cosine
+        + scoring.confidence_chunk_weight * best.chunk_cosine
     )

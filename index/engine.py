@@ -502,7 +502,7 @@ class Engine:
         question = query.text
         sentences, texts, chunk_scores = self._score_sentences(state, candidates, query)
         best = max(sentences, key=lambda s: s.score) if sentences else None
-        confidence = answer_confidence(query, best, texts[best.article_id, best.index], self.scoring) if best else 0.0
+        confidence = answer_confidence(query, best, self.scoring) if best else 0.0
         took = lambda: (time.perf_counter() - started) * 1000  # noqa: E731
         if best is None or confidence < self.settings.abstain_threshold:
             related = self._related(candidates, chunk_scores)
@@ -569,7 +569,7 @@ class Engine:
                 top_sentence = max(top_sentence, score)
                 if key not in best or best[key].score < score:
                     best[key] = ScoredSentence(
-                        chunk.article_id, index, start, end, cosine, cover, score, chunk.id, vector
+                        chunk.article_id, index, start, end, cosine, cover, score, chunk.id, vector, candidate.cosine
                     )
             chunk_scores[candidate.chunk_id] = candidate.fused + self.scoring.sentence_weight * top_sentence
         return list(best.values()), texts, chunk_scores
