@@ -31,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import record
 from bench.squad_collection import DATA_DIR, SquadQuestion, build, in_half, load_squad
 from index import answer
 from index.answer import Scoring
@@ -436,14 +437,21 @@ def add_cues(F: Features, questions: list[SquadQuestion]) -> None:
     F.s_extra["focus"] = focus
 
 
-def table(configs: dict[str, Params], questions: list[SquadQuestion], full: Features, half: Features) -> None:
+def table(
+    configs: dict[str, Params], questions: list[SquadQuestion], full: Features, half: Features
+) -> dict[str, dict[str, float]]:
+    """Print the metrics table; return {"name (split)": metrics} for results.json."""
     even = np.array([q.article % 2 == 0 for q in questions])
     print("| scoring | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|")
+    out = {}
     for name, p in configs.items():
         a, b = evaluate(full, p, questions), evaluate(half, p, questions, quotes=False)
-        for split, mask in (("tune", even), ("held-out", ~even)):
-            print(row(f"{name} ({split})", summarise(a, b, questions, mask)), flush=True)
+        for split, mask in (("tune", even), ("held-out", ~even), ("all", np.ones_like(even))):
+            stats = summarise(a, b, questions, mask)
+            out[f"{name} ({split})"] = {k: round(float(v), 4) for k, v in stats.items()}
+            print(row(f"{name} ({split})", stats), flush=True)
+    return out
 
 
 def from_scoring(s: Scoring) -> Params:
@@ -543,9 +551,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     questions, full, half = load_all()
-    table(
+    results = table(
         {**BASELINES, "final (index/answer.py defaults)": from_scoring(answer.DEFAULT_SCORING)}, questions, full, half
     )
+    record("squad_answer_quality", {"questions": len(questions), "rows": results})
     if args.search:
         even = np.array([q.article % 2 == 0 for q in questions])
         grid = {
@@ -561,10 +570,6 @@ def main() -> None:
         table({"searched": best}, questions, full, half)
     if args.engine:
         engine_check(questions, args.engine)
-
-
-if __name__ == "__main__":
-    main()
 
 
 def objective(F: Features, p: Params, questions: list[SquadQuestion], mask: np.ndarray) -> float:
@@ -600,3 +605,7 @@ def search(
                 flush=True,
             )
     return best
+
+
+if __name__ == "__main__":
+    main()

@@ -205,37 +205,26 @@ class Store:
     # -- articles -------------------------------------------------------------------------------
     _ARTICLE_COLUMNS = "id, collection, title, url, published, added, text, content_hash, body_end"
 
-    def find_by_hash(self, collection: str, content_hash: str) -> ArticleRow | None:
+    def _find_article(self, collection: str, column: str, value: object) -> ArticleRow | None:
+        assert column in ("content_hash", "url", "id")  # never user input: a fixed set of lookups
         row = (
             self._connect()
             .execute(
-                f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE collection = ? AND content_hash = ?",
-                (collection, content_hash),
+                f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE collection = ? AND {column} = ?",
+                (collection, value),
             )
             .fetchone()
         )
         return self._with_chunks(ArticleRow(*row)) if row else None
+
+    def find_by_hash(self, collection: str, content_hash: str) -> ArticleRow | None:
+        return self._find_article(collection, "content_hash", content_hash)
 
     def find_by_url(self, collection: str, url: str) -> ArticleRow | None:
-        row = (
-            self._connect()
-            .execute(
-                f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE collection = ? AND url = ?", (collection, url)
-            )
-            .fetchone()
-        )
-        return self._with_chunks(ArticleRow(*row)) if row else None
+        return self._find_article(collection, "url", url)
 
     def article(self, collection: str, article_id: int) -> ArticleRow | None:
-        row = (
-            self._connect()
-            .execute(
-                f"SELECT {self._ARTICLE_COLUMNS} FROM articles WHERE collection = ? AND id = ?",
-                (collection, article_id),
-            )
-            .fetchone()
-        )
-        return self._with_chunks(ArticleRow(*row)) if row else None
+        return self._find_article(collection, "id", article_id)
 
     def _with_chunks(self, row: ArticleRow) -> ArticleRow:
         (count,) = self._connect().execute("SELECT count(*) FROM chunks WHERE article_id = ?", (row.id,)).fetchone()
