@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -58,11 +58,16 @@ class _CollectionIndex:
 
 
 @dataclass(frozen=True)
-class _Prepared:
-    """An article split, chunked and embedded, ready for one write transaction."""
+class _Plan:
+    """An article split and chunked; its vectors are filled in by one model call for a group of articles."""
 
     new: NewArticle
     chunk_texts: list[str]
+    sentence_texts: list[str]
+
+
+# Articles embedded together in one model call when several are added at once.
+EMBED_GROUP = 16
 
 
 def content_hash(text: str) -> str:
@@ -218,31 +223,82 @@ class Engine:
         errors: list[tuple[str, BylineError]] | None = None,
     ) -> list[AddResult]:
         """Add several documents, each in its own transaction; BM25 is rebuilt once at the end.
-        With `errors` given, a bad document is reported there and the others still go in."""
+        With `errors` given, a bad document is reported there and the others still go in.
+
+        Documents are embedded EMBED_GROUP at a time in one model call: sorted by length across the
+        group, short sentences are no longer padded to the length of the chunks they sit beside."""
         self.check_collection(collection)
         if published is not None and chunking.parse_date(published) is None:
             raise InvalidInput(f"--published must be a date like 2024-03-14, not {published!r}.")
-        results = []
+        results: list[AddResult] = []
         touched = False
+        group: list[extract.Document] = []
+
+        def flush() -> None:
+            nonlocal touched
+            for doc, outcome in zip(group, self._add_group(collection, group, title, url, published), strict=True):
+                if isinstance(outcome, BylineError):
+                    if errors is None:
+                        raise outcome
+                    errors.append((doc.source, outcome))
+                else:
+                    result, wrote = outcome
+                    touched = touched or wrote
+                    results.append(result)
+            group.clear()
+
         try:
             for doc in docs:
-                try:
-                    result, wrote = self._add_one(collection, doc, title, url, published)
-                except BylineError as exc:
-                    if errors is None:
-                        raise
-                    errors.append((doc.source, exc))
-                    continue
-                touched = touched or wrote
-                results.append(result)
+                group.append(doc)
+                if len(group) >= EMBED_GROUP:
+                    flush()
+            flush()
         finally:
             if touched:
                 self._rebuild_lexical(collection)
         return results
 
-    def _add_one(
+    def _add_group(
+        self,
+        collection: str,
+        docs: list[extract.Document],
+        title: str | None,
+        url: str | None,
+        published: str | None,
+    ) -> list[tuple[AddResult, bool] | BylineError]:
+        """Plan each document (or find it is a duplicate or invalid), embed all planned texts in one call,
+        then store each article in its own transaction. One outcome per document, in order."""
+        outcomes: list[tuple[AddResult, bool] | BylineError | _Plan] = []
+        for doc in docs:
+            try:
+                outcomes.append(self._plan(collection, doc, title, url, published))
+            except BylineError as exc:
+                outcomes.append(exc)
+        plans = [o for o in outcomes if isinstance(o, _Plan)]
+        vectors = self.embedder.encode([t for plan in plans for t in plan.chunk_texts + plan.sentence_texts])
+        done: list[tuple[AddResult, bool] | BylineError] = []
+        at = 0
+        for outcome in outcomes:
+            if not isinstance(outcome, _Plan):
+                done.append(outcome)
+                continue
+            n_chunks, n_sentences = len(outcome.chunk_texts), len(outcome.sentence_texts)
+            new = replace(
+                outcome.new,
+                chunk_vectors=vectors[at : at + n_chunks],
+                sentence_vectors=vectors[at + n_chunks : at + n_chunks + n_sentences],
+            )
+            at += n_chunks + n_sentences
+            try:
+                done.append(self._store(collection, new, outcome.chunk_texts))
+            except BylineError as exc:
+                done.append(exc)
+        return done
+
+    def _plan(
         self, collection: str, doc: extract.Document, title: str | None, url: str | None, published: str | None
-    ) -> tuple[AddResult, bool]:
+    ) -> tuple[AddResult, bool] | _Plan:
+        """A duplicate's result, or the article laid out and chunked, waiting for its vectors."""
         text = doc.text
         if len(text) > self.settings.max_article_chars:
             raise InvalidInput(
@@ -259,41 +315,42 @@ class Engine:
                 f"This collection already holds {self.settings.max_articles_per_collection:,} articles, the limit; "
                 "remove some first."
             )
-        prepared = self._prepare(doc, title=title, url=url, published=published, digest=digest)
+        return self._layout(doc, title=title, url=url, published=published, digest=digest)
+
+    def _store(self, collection: str, new: NewArticle, chunk_texts: list[str]) -> tuple[AddResult, bool]:
+        """Write one embedded article (or find that another writer got there first) and update the caches."""
         with self._write_lock:
             self._check_model()
             self._index(collection)  # make sure the caches are current before applying a delta
-            again = self.store.find_by_hash(collection, digest)
-            if again is not None:  # another writer added it meanwhile
-                return self._result(again, "duplicate", doc.source), False
-            by_url = self.store.find_by_url(collection, url) if url else None
+            again = self.store.find_by_hash(collection, new.content_hash)
+            if again is not None:  # added meanwhile, or twice in one batch
+                return self._result(again, "duplicate", new.source), False
+            by_url = self.store.find_by_url(collection, new.url) if new.url else None
             article_id, removed, added = self.store.save_article(
-                collection, prepared.new, replace_id=by_url.id if by_url else None
+                collection, new, replace_id=by_url.id if by_url else None
             )
             if self.store.meta("model") is None:
                 with self.store.write() as conn:
                     self.store.set_meta(conn, "model", self.embedder.name)
                     self.store.set_meta(conn, "dimension", str(self.embedder.dimension))
             revision = self.store.revision(collection)
-            self._apply(
-                collection, revision, removed, added, prepared.new.chunk_vectors, prepared.chunk_texts, save=False
-            )
+            self._apply(collection, revision, removed, added, new.chunk_vectors, chunk_texts, save=False)
         row = self.store.article(collection, article_id)
         assert row is not None
         status = "updated" if by_url else "added"
         log.info("%s article %d %r (%d chunks) in %s", status, article_id, row.title, row.chunks, collection)
-        return self._result(row, status, doc.source), True
+        return self._result(row, status, new.source), True
 
     @staticmethod
     def _result(row: ArticleRow, status: str, source: str) -> AddResult:
         return AddResult(row.id, row.title, row.url, row.published, row.chunks, status, source)  # type: ignore[arg-type]
 
-    def _prepare(
+    def _layout(
         self, doc: extract.Document, *, title: str | None, url: str | None, published: str | None, digest: str
-    ) -> _Prepared:
+    ) -> _Plan:
         text = doc.text
         page = chunking.layout(text, first_line_is_title=doc.first_line_is_title and not title)
-        spans = [s for s in page.sentences]
+        spans = list(page.sentences)
         if not any(s.quotable for s in spans):
             raise InvalidInput(f"{doc.source} has no sentences to quote (only headings or boilerplate).")
         budget = self.settings.chunk_tokens
@@ -315,16 +372,14 @@ class Engine:
                 sentences.append((piece.start, piece.end, span.quotable))
                 token_counts.append(piece_count)
         windows = chunking.windows(token_counts, budget)
-        chunk_texts = [text[sentences[a][0] : sentences[b][1]] for a, b in windows]
-        sentence_texts = [text[s:e] for s, e, _ in sentences]
-        vectors = self.embedder.encode(chunk_texts + sentence_texts)
         if title:
             final_title = title.strip()
         elif doc.first_line_is_title and page.title is None:
             final_title = _title_from_text(text, page)  # the first line is prose, not a headline
         else:
             final_title = (doc.title or "").strip() or _title_from_text(text, page)
-        return _Prepared(
+        empty = np.zeros((0, 0), dtype=np.float32)
+        return _Plan(
             new=NewArticle(
                 title=final_title[:300],
                 url=url,
@@ -334,11 +389,12 @@ class Engine:
                 body_end=page.body_end,
                 source=doc.source,
                 sentences=sentences,
-                sentence_vectors=vectors[len(chunk_texts) :],
+                sentence_vectors=empty,
                 chunks=windows,
-                chunk_vectors=vectors[: len(chunk_texts)],
+                chunk_vectors=empty,
             ),
-            chunk_texts=chunk_texts,
+            chunk_texts=[text[sentences[a][0] : sentences[b][1]] for a, b in windows],
+            sentence_texts=[text[s:e] for s, e, _ in sentences],
         )
 
     def add_text(
@@ -551,7 +607,8 @@ class Engine:
         by_article: dict[int, list[tuple[int, int, int, bool, np.ndarray]]] = {}
         for article_id, *rest in rows:
             by_article.setdefault(article_id, []).append(tuple(rest))  # type: ignore[arg-type]
-        idf = state.lexical.idf
+        # coverage() asks for the idf of each question term once per sentence: look each up once
+        idf = {term: state.lexical.idf(term) for term in set(query.content_terms)}.__getitem__
         best: dict[tuple[int, int], ScoredSentence] = {}
         texts: dict[tuple[int, int], str] = {}
         chunk_scores: dict[int, float] = {}
