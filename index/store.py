@@ -262,6 +262,16 @@ class Store:
         Returns (article id, chunk ids removed, chunk ids added)."""
         with self.write() as conn:
             removed: list[int] = []
+            fields = (
+                new.title,
+                new.url,
+                new.published,
+                utc_now(),
+                new.text,
+                new.content_hash,
+                new.body_end,
+                new.source,
+            )
             if replace_id is not None:
                 removed = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE article_id = ?", (replace_id,))]
                 conn.execute("DELETE FROM chunks WHERE article_id = ?", (replace_id,))
@@ -269,35 +279,14 @@ class Store:
                 conn.execute(
                     "UPDATE articles SET title = ?, url = ?, published = ?, added = ?, text = ?, content_hash = ?,"
                     " body_end = ?, source = ? WHERE id = ? AND collection = ?",
-                    (
-                        new.title,
-                        new.url,
-                        new.published,
-                        utc_now(),
-                        new.text,
-                        new.content_hash,
-                        new.body_end,
-                        new.source,
-                        replace_id,
-                        collection,
-                    ),
+                    (*fields, replace_id, collection),
                 )
                 article_id = replace_id
             else:
                 cursor = conn.execute(
-                    "INSERT INTO articles (collection, title, url, published, added, text, content_hash, body_end,"
-                    " source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        collection,
-                        new.title,
-                        new.url,
-                        new.published,
-                        utc_now(),
-                        new.text,
-                        new.content_hash,
-                        new.body_end,
-                        new.source,
-                    ),
+                    "INSERT INTO articles (title, url, published, added, text, content_hash, body_end, source,"
+                    " collection) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*fields, collection),
                 )
                 article_id = int(cursor.lastrowid)
             conn.executemany(
