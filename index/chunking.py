@@ -9,7 +9,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 import pysbd
 
@@ -248,7 +248,3 @@ def windows(token_counts: Sequence[int], budget: int) -> list[tuple[int, int]]:
         overlap_fits = last > first and token_counts[last] + token_counts[last + 1] <= budget
         first = last if overlap_fits else last + 1
     return out
-
-
-def today() -> str:
-    return date.today().isoformat()

@@ -168,9 +168,12 @@ class Engine:
         if state is None or state.revision != revision - 1:
             self._indexes.pop(collection, None)
             return
+        # First write since the caches were loaded from files: tokenise the collection (already holding
+        # this write) before taking the lock that asks wait on.
+        fresh = self._tokens_from_store(collection) if state.tokens is None else None
         with state.lock:
-            if state.tokens is None:
-                state.tokens = self._tokens_from_store(collection)
+            if fresh is not None:
+                state.tokens = fresh
             else:
                 for chunk_id in removed:
                     state.tokens.pop(chunk_id, None)
@@ -327,12 +330,12 @@ class Engine:
                 return self._result(again, "duplicate", new.source), False
             by_url = self.store.find_by_url(collection, new.url) if new.url else None
             article_id, removed, added = self.store.save_article(
-                collection, new, replace_id=by_url.id if by_url else None
+                collection,
+                new,
+                model=self.embedder.name,
+                dimension=self.embedder.dimension,
+                replace_id=by_url.id if by_url else None,
             )
-            if self.store.meta("model") is None:
-                with self.store.write() as conn:
-                    self.store.set_meta(conn, "model", self.embedder.name)
-                    self.store.set_meta(conn, "dimension", str(self.embedder.dimension))
             revision = self.store.revision(collection)
             self._apply(collection, revision, removed, added, new.chunk_vectors, chunk_texts, save=False)
         row = self.store.article(collection, article_id)

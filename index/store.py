@@ -256,11 +256,13 @@ class Store:
         return {r[0]: ArticleRow(*r) for r in rows}
 
     def save_article(
-        self, collection: str, new: NewArticle, *, replace_id: int | None = None
+        self, collection: str, new: NewArticle, *, model: str, dimension: int, replace_id: int | None = None
     ) -> tuple[int, list[int], list[int]]:
-        """Insert (or replace the content of `replace_id`) in one transaction.
-        Returns (article id, chunk ids removed, chunk ids added)."""
+        """Insert (or replace the content of `replace_id`) in one transaction, recording which model
+        made the vectors if nothing has yet. Returns (article id, chunk ids removed, chunk ids added)."""
         with self.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('model', ?)", (model,))
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('dimension', ?)", (str(dimension),))
             removed: list[int] = []
             fields = (
                 new.title,
