@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("article_id", type=int, metavar="ARTICLE_ID")
     command("reindex", "rebuild the FAISS and BM25 caches from SQLite (all collections unless --collection)")
     command("run", "chat in the terminal (or connect to Discord when DISCORD_TOKEN is set)")
+    feedback = command("feedback", "export members' 👍/👎 votes with the questions and answers they were about")
+    feedback.add_argument("--delete-user", metavar="USER_ID", help="delete one member's votes and questions instead")
     return parser
 
 
@@ -174,11 +176,27 @@ def cmd_reindex(engine: Engine, args: argparse.Namespace, collection: str | None
 def cmd_run(engine: Engine, args: argparse.Namespace, collection: str) -> int:
     from bot import chat, config
 
-    if config.load(args.data_dir).discord_token:
-        raise InvalidInput(
-            "DISCORD_TOKEN is set but this version has no Discord face yet; unset it to chat in the terminal."
-        )
+    settings = config.load(args.data_dir).discord
+    if settings.token:
+        from bot import client
+
+        return client.run(engine, settings)
     return chat.run(engine, collection)
+
+
+def cmd_feedback(engine: Engine, args: argparse.Namespace, collection: str | None) -> int:
+    if args.delete_user:
+        deleted = engine.feedback.delete_user(args.delete_user)
+        _emit(
+            args, {"user_id": args.delete_user, "deleted": deleted}, f"Deleted {deleted} rows for {args.delete_user}."
+        )
+        return EXIT_OK
+    rows = engine.feedback.export(collection)
+    text = "\n".join(
+        f"{r['created']}  {'👍' if r['vote'] == 'up' else '👎'}  {r['collection']}  {r['question']}" for r in rows
+    )
+    _emit(args, rows, text or "No feedback yet.")
+    return EXIT_OK
 
 
 COMMANDS = {
@@ -189,6 +207,7 @@ COMMANDS = {
     "remove": cmd_remove,
     "reindex": cmd_reindex,
     "run": cmd_run,
+    "feedback": cmd_feedback,
 }
 
 
@@ -203,7 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             _Engine.check_collection(args.collection)
         engine = _open_engine(args)
-        collection = args.collection if args.command == "reindex" else (args.collection or DEFAULT_COLLECTION)
+        collection = (
+            args.collection if args.command in ("reindex", "feedback") else (args.collection or DEFAULT_COLLECTION)
+        )
         try:
             return COMMANDS[args.command](engine, args, collection)
         finally:

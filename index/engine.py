@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from index.answer import (
 )
 from index.embedding import Embedder
 from index.errors import BylineError, InvalidInput, ModelMismatch, NotFound
+from index.feedback import FeedbackLog
 from index.lexical import LexicalIndex, tokenize
 from index.models import AddResult, Answer, Article, ArticleRef, Quote, Summary, SummarySentence
 from index.settings import EngineSettings
@@ -86,6 +87,7 @@ class Engine:
         self.embedder = embedder or Embedder(self.settings.model, self.settings.encode_batch_size)
         self.scoring = scoring
         self.store = Store(Path(self.settings.data_dir) / "byline.sqlite3")
+        self.feedback = FeedbackLog(self.store)
         self._indexes: dict[str, _CollectionIndex] = {}
         self._index_lock = threading.Lock()
         self._write_lock = threading.RLock()
@@ -224,9 +226,11 @@ class Engine:
         url: str | None = None,
         published: str | None = None,
         errors: list[tuple[str, BylineError]] | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> list[AddResult]:
         """Add several documents, each in its own transaction; BM25 is rebuilt once at the end.
         With `errors` given, a bad document is reported there and the others still go in.
+        `progress` receives a short line before each step (a chat face shows it while the user waits).
 
         Documents are embedded EMBED_GROUP at a time in one model call: sorted by length across the
         group, short sentences are no longer padded to the length of the chunks they sit beside."""
@@ -237,8 +241,13 @@ class Engine:
         touched = False
         group: list[extract.Document] = []
 
+        done = 0
+
         def flush() -> None:
-            nonlocal touched
+            nonlocal touched, done
+            if group and progress is not None:
+                progress(f"Reading and embedding {_plural(len(group), 'article')} ({done} done so far)…")
+            done += len(group)
             for doc, outcome in zip(group, self._add_group(collection, group, title, url, published), strict=True):
                 if isinstance(outcome, BylineError):
                     if errors is None:
@@ -258,6 +267,8 @@ class Engine:
             flush()
         finally:
             if touched:
+                if progress is not None:
+                    progress("Updating the keyword index…")
                 self._rebuild_lexical(collection)
         return results
 
@@ -486,11 +497,42 @@ class Engine:
         self.check_collection(collection)
         return [_article(row) for row in self.store.articles(collection)]
 
+    def article_count(self, collection: str) -> int:
+        return self.store.article_count(self.check_collection(collection))
+
+    def find_articles(self, collection: str, needle: str = "", limit: int = 25) -> list[tuple[int, str, str | None]]:
+        """(id, title, published) of up to `limit` articles, newest first, whose title contains `needle`
+        (case-insensitive) or whose id it is: for pickers such as Discord's autocomplete."""
+        return self.store.find_titles(self.check_collection(collection), needle.strip(), limit)
+
+    def article(self, collection: str, article_id: int) -> Article:
+        row = self.store.article(self.check_collection(collection), article_id)
+        if row is None:
+            raise NotFound(f"There is no article {article_id} in this collection.")
+        return _article(row)
+
     def article_text(self, collection: str, article_id: int) -> str:
         row = self.store.article(self.check_collection(collection), article_id)
         if row is None:
             raise NotFound(f"There is no article {article_id} in this collection.")
         return row.text
+
+    def passage(self, collection: str, quote: Quote, around: int = 1) -> tuple[str, str, str]:
+        """A quote with `around` sentences either side from its article: (before, quote, after), so a
+        reader can see it in context. The quote itself is re-read from the article, verbatim."""
+        text = self.article_text(collection, quote.article_id)
+        if text[quote.start : quote.end] != quote.text:
+            raise NotFound("That article has changed since the answer was given; ask again.")
+        rows = [(s, e) for _, s, e, _, _ in self.store.sentences(quote.article_id)]
+        first = next((i for i, (_, end) in enumerate(rows) if end > quote.start), len(rows))
+        last = next((i for i, (_, end) in enumerate(rows) if end >= quote.end), len(rows) - 1)
+        before = rows[max(0, first - around) : first]
+        after = rows[last + 1 : last + 1 + around]
+        return (
+            text[before[0][0] : quote.start].strip() if before else "",
+            quote.text,
+            text[quote.end : after[-1][1]].strip() if after else "",
+        )
 
     def reindex(self, collection: str | None = None) -> dict[str, int]:
         """Rebuild FAISS and BM25 from SQLite. If the configured model differs from the one that made
@@ -535,9 +577,13 @@ class Engine:
             )
         return question
 
-    def ask(self, collection: str, question: str, k: int | None = None) -> Answer:
+    def ask(self, collection: str, question: str, k: int | None = None, *, follow_up_to: str | None = None) -> Answer:
+        """Answer with verbatim quotes, or abstain. `follow_up_to` is the previous question of a
+        conversation: its words help retrieval ("and when did it start?"), while the kind of answer
+        wanted (a date, a number, a person...) comes from the new question alone."""
         self.check_collection(collection)
         question = self.check_question(question)
+        previous = self.check_question(follow_up_to) if follow_up_to else None
         self.embedder.load()  # before the clock starts: took_ms is the answer's own time
         started = time.perf_counter()
         limit = max(1, min(k or self.settings.max_quotes, 10))
@@ -550,7 +596,16 @@ class Engine:
                 (),
                 (time.perf_counter() - started) * 1000,
             )
-        query = analyse_question(question, self.embedder.encode([question])[0])
+        if previous:
+            context = f"{previous} {question}"
+            together = analyse_question(context, self.embedder.encode([context])[0])
+            query = replace(
+                analyse_question(question, together.vector),
+                terms=together.terms,
+                content_terms=together.content_terms,
+            )
+        else:
+            query = analyse_question(question, self.embedder.encode([question])[0])
         candidates = self._retrieve(state, query)
         with self.store.snapshot():
             return self._answer(query, candidates, state, limit, started)
@@ -678,6 +733,10 @@ class Engine:
         return Summary(
             row.id, row.title, row.url, tuple(SummarySentence(row.text[s:e], s, e) for _, s, e, _, _ in picked)
         )
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def citation_numbers(quotes: Iterable[Quote]) -> list[int]:

@@ -134,15 +134,20 @@ def looks_like_html(text: str) -> bool:
     return head.startswith(("<!doctype html", "<html")) or ("<body" in head and "</" in head)
 
 
-def from_file(path: Path, max_bytes: int) -> Document:
-    suffix = path.suffix.lower()
+def kind_for_name(name: str) -> str:
+    """'text', 'html' or 'pdf' from a file name's suffix; other files are refused."""
+    suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise InvalidInput(f"{path.name}: unsupported file type; use .txt, .md, .html or .pdf.")
+        raise InvalidInput(f"{name}: unsupported file type; use .txt, .md, .html or .pdf.")
+    return "pdf" if suffix in PDF_SUFFIXES else "html" if suffix in HTML_SUFFIXES else "text"
+
+
+def from_file(path: Path, max_bytes: int) -> Document:
+    kind = kind_for_name(path.name)
     try:
         size = path.stat().st_size
         _check_size(size, max_bytes, path.name)
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"Could not read {path}: {exc.strerror or exc.__class__.__name__}.") from None
-    kind = "pdf" if suffix in PDF_SUFFIXES else "html" if suffix in HTML_SUFFIXES else "text"
     return from_bytes(data, path.name, kind, max_bytes=max_bytes)

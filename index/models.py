@@ -101,6 +101,21 @@ class Answer:
             "confidence": round(self.confidence, 4),
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Answer:
+        """The inverse of to_json (keys it does not know are ignored)."""
+        return cls(
+            question=data["question"],
+            answer=data["answer"],
+            abstained=data["abstained"],
+            quotes=tuple(Quote(**{k: q[k] for k in Quote.__dataclass_fields__}) for q in data.get("quotes", ())),
+            took_ms=data.get("took_ms", 0.0),
+            related=tuple(
+                ArticleRef(**{k: r[k] for k in ArticleRef.__dataclass_fields__}) for r in data.get("related", ())
+            ),
+            confidence=data.get("confidence", 0.0),
+        )
+
 
 @dataclass(frozen=True)
 class SummarySentence:

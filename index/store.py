@@ -56,6 +56,27 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX chunks_article ON chunks (article_id);
     CREATE INDEX chunks_collection ON chunks (collection);
     """,
+    # 2: answers given in chat (so that buttons and follow-ups outlive a restart) and members' votes.
+    """
+    CREATE TABLE answers (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection TEXT NOT NULL,
+        question TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        asked_by TEXT,
+        message_id TEXT,
+        created TEXT NOT NULL
+    );
+    CREATE INDEX answers_message ON answers (message_id) WHERE message_id IS NOT NULL;
+    CREATE TABLE feedback (
+        answer_id INTEGER NOT NULL REFERENCES answers (id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+        created TEXT NOT NULL,
+        PRIMARY KEY (answer_id, user_id)
+    );
+    CREATE INDEX feedback_user ON feedback (user_id);
+    """,
 )
 
 
@@ -179,6 +200,10 @@ class Store:
             conn.close()
             self._local.conn = None
 
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        """Rows of one read-only query (for small rooms beside the store, such as the feedback log)."""
+        return self._connect().execute(sql, tuple(params)).fetchall()
+
     # -- metadata -------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
         row = self._connect().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -238,6 +263,19 @@ class Store:
             (collection,),
         )
         return [ArticleRow(*r) for r in rows]
+
+    def find_titles(self, collection: str, needle: str, limit: int) -> list[tuple[int, str, str | None]]:
+        """(id, title, published) of the newest articles whose title contains `needle` (or whose id is it)."""
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return (
+            self._connect()
+            .execute(
+                "SELECT id, title, published FROM articles WHERE collection = ?"
+                " AND (title LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?) ORDER BY id DESC LIMIT ?",
+                (collection, pattern, needle.lstrip("#"), limit),
+            )
+            .fetchall()
+        )
 
     def article_count(self, collection: str) -> int:
         return (

@@ -1,0 +1,180 @@
+"""The Discord face: a commands.Bot that receives the engine, loads the cogs in setup_hook and turns every
+error into one ephemeral sentence. Everything slow runs in a thread (asyncio.to_thread), so the event loop
+keeps answering heartbeats and other members while the model works."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import DiscordSettings
+from index.errors import BylineError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from index.engine import Engine
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+COGS = ("bot.cogs.asking", "bot.cogs.articles")
+GENERIC_ERROR = "Something went wrong on my side; the bot's operator can find the details in its log."
+
+
+class NotAvailableHere(BylineError):
+    """A command used where it has no collection (a DM without BYLINE_DM_COLLECTION)."""
+
+
+class Cooldown:
+    """Per-member pause between questions (slash command and mentions share it)."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._last: dict[int, float] = {}
+
+    def check(self, user_id: int) -> None:
+        """Raise if the member asked less than `seconds` ago; otherwise start their pause."""
+        if self.seconds <= 0:
+            return
+        now = self.clock()
+        last = self._last.get(user_id)
+        if last is not None and now - last < self.seconds:
+            wait = self.seconds - (now - last)
+            raise BylineError(f"One question at a time: you can ask again in {wait:.0f} s.")
+        self._last[user_id] = now
+        if len(self._last) > 10_000:  # forget members whose pause is long over
+            self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
+
+
+class Byline(commands.Bot):
+    def __init__(self, engine: Engine, settings: DiscordSettings) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = settings.message_content  # replies to the bot's answers (follow-ups) need it
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # no text commands: mentions are questions (see asking.py)
+            intents=intents,
+            help_command=None,
+            # Nothing the bot sends may ping anyone, whatever an article or a question contains.
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.engine = engine
+        self.settings = settings
+        self.cooldown = Cooldown(settings.ask_cooldown)
+
+    async def setup_hook(self) -> None:
+        # Load the model now rather than on the first question, without blocking the connection.
+        await asyncio.to_thread(self.engine.embedder.load)
+        for cog in COGS:
+            await self.load_extension(cog)
+        self.tree.on_error = self.on_app_command_error
+        if self.settings.guild_id:
+            guild = discord.Object(id=self.settings.guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+        else:
+            synced = await self.tree.sync()
+        log.info("synced %d slash commands%s", len(synced), " to one guild" if self.settings.guild_id else "")
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s (%s) to %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Mentions are questions, handled by the asking cog's listener; there are no text commands."""
+
+    def collection_for(self, guild_id: int | None) -> str:
+        """Each server has its own collection; DMs use BYLINE_DM_COLLECTION or are refused."""
+        if guild_id is not None:
+            return f"guild-{guild_id}"
+        if self.settings.dm_collection:
+            return self.settings.dm_collection
+        raise NotAvailableHere("I only answer in servers: ask me there, about that server's articles.")
+
+    async def run_engine(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run an engine call in a worker thread."""
+        return await asyncio.to_thread(function, *args, **kwargs)
+
+    async def on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError | Exception
+    ) -> None:
+        await report_error(interaction, error)
+
+
+def error_sentence(error: BaseException) -> str | None:
+    """The sentence to show for an error we expected; None for a bug (logged with its traceback)."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, BylineError):
+        return str(error)
+    if isinstance(error, app_commands.MissingPermissions | app_commands.NoPrivateMessage):
+        if isinstance(error, app_commands.NoPrivateMessage):
+            return "That command only works in a server."
+        return "Only moderators (members with Manage Server) can do that."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down: try again in {error.retry_after:.0f} s."
+    if isinstance(error, app_commands.TransformerError):
+        return f"I could not understand {error.value!r} there."
+    if isinstance(error, discord.HTTPException) and error.status == 413:
+        return "That file is larger than Discord lets me download."
+    return None
+
+
+async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
+    """One ephemeral sentence to the member; the details (and any traceback) go to the log."""
+    sentence = error_sentence(error)
+    if sentence is None:
+        original = getattr(error, "original", error)
+        log.error("command failed: %s", interaction.command and interaction.command.qualified_name, exc_info=original)
+        sentence = GENERIC_ERROR
+    else:
+        log.info("refused %s: %s", interaction.command and interaction.command.qualified_name, sentence)
+    from bot.embeds import error_embed
+
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(embed=error_embed(sentence), ephemeral=True)
+            return
+        if interaction.response.type == discord.InteractionResponseType.deferred_channel_message:
+            # A public "thinking…" message would show the error to everyone: replace it with an ephemeral one.
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException:
+                pass
+        await interaction.followup.send(embed=error_embed(sentence), ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not tell the member about the error (the interaction may have expired)")
+
+
+def point_at(settings: DiscordSettings) -> None:
+    """Route REST through DISCORD_API_BASE (e.g. a nirn-proxy) and the gateway to DISCORD_GATEWAY_URL."""
+    from discord import gateway, http
+
+    if settings.api_base:
+        base = settings.api_base
+        http.Route.BASE = base if base.rstrip("/").split("/")[-1].startswith("v") else f"{base}/api/v10"
+    if settings.gateway_url:
+        gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+def run(engine: Engine, settings: DiscordSettings) -> int:
+    """Connect and serve until interrupted. Returns an exit code."""
+    point_at(settings)
+    client = Byline(engine, settings)
+    try:
+        client.run(settings.token or "", log_handler=None)
+    except discord.LoginFailure:
+        raise BylineError("Discord refused the token: check DISCORD_TOKEN (Bot → Reset Token).") from None
+    except discord.PrivilegedIntentsRequired:
+        raise BylineError(
+            "Discord refused the Message Content intent: enable it for the bot in the Developer Portal "
+            "(Bot → Privileged Gateway Intents), or set BYLINE_MESSAGE_CONTENT=0 (mentions still work)."
+        ) from None
+    return 0

@@ -1,0 +1,236 @@
+"""Engine results → Discord embeds. Quotes are shown verbatim (markdown-escaped, so that a `*` in an
+article is not bold); everything is kept inside Discord's limits by trimming at word boundaries, never
+mid-word, and saying so. Mentions never ping: the client sends AllowedMentions.none() with every message,
+and embeds cannot ping anyway."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import quote as percent
+
+import discord
+
+from index.engine import NO_ANSWER, citation_numbers
+from index.models import AddResult, Answer, Article, Summary
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_LIMIT = 1024
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+CONTENT_LIMIT = 2000
+CHOICE_NAME_LIMIT = 100
+
+ANSWER_COLOUR = discord.Colour(0x2B6CB0)
+ABSTAIN_COLOUR = discord.Colour(0x718096)
+ERROR_COLOUR = discord.Colour(0xC53030)
+
+
+def trim(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary with an ellipsis."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def split_text(text: str, limit: int = CONTENT_LIMIT) -> list[str]:
+    """Pieces of at most `limit` characters, split on line boundaries, then on words if a line is long."""
+
+    def parts(line: str) -> list[str]:
+        out = []
+        while len(line) > limit:
+            cut = line.rfind(" ", 0, limit)
+            cut = cut if cut >= limit // 2 else limit
+            out.append(line[:cut].rstrip())
+            line = line[cut:].lstrip()
+        return [*out, line]
+
+    pieces: list[str] = []
+    current = ""
+    for raw in text.splitlines():
+        for line in parts(raw):
+            candidate = f"{current}\n{line}" if current else line
+            if len(candidate) > limit:
+                if current:
+                    pieces.append(current)
+                current = line
+            else:
+                current = candidate
+    if current:
+        pieces.append(current)
+    return [p for p in pieces if p.strip()]
+
+
+def escape(text: str) -> str:
+    return discord.utils.escape_markdown(text, as_needed=False)
+
+
+def fragment_link(url: str | None, text: str) -> str | None:
+    """The article URL with a text fragment (#:~:text=start,end) that makes browsers scroll to and
+    highlight the quoted sentence; a browser that cannot match it simply opens the page."""
+    if not url or not url.startswith(("http://", "https://")) or "#" in url:
+        return url
+    words = text.split()
+    if len(words) <= 8:
+        directive = percent(" ".join(words), safe="")
+    else:
+        directive = f"{percent(' '.join(words[:4]), safe='')},{percent(' '.join(words[-4:]), safe='')}"
+    return f"{url}#:~:text={directive}"
+
+
+def _source_line(number: int, title: str, url: str | None, published: str | None, article_id: int) -> str:
+    name = escape(trim(title, 120))
+    linked = f"[{name}]({url})" if url else f"{name} (article #{article_id})"
+    return f"**[{number}]** {linked}" + (f" · {published}" if published else "")
+
+
+def answer_embed(answer: Answer, articles_searched: int) -> discord.Embed:
+    """The answer: each quote as a block quote with its numbered link, the sources, and a footer."""
+    footer = f"Searched {articles_searched:,} article{'s' if articles_searched != 1 else ''} · {answer.took_ms:.0f} ms"
+    if answer.abstained:
+        embed = discord.Embed(
+            title=trim(answer.question, TITLE_LIMIT),
+            description="This server's articles don't cover that, so I won't guess.",
+            colour=ABSTAIN_COLOUR,
+        )
+        if answer.related:
+            lines = [
+                "• "
+                + (f"[{escape(trim(r.title, 120))}]({r.url})" if r.url else escape(trim(r.title, 120)))
+                + (f" · {r.published}" if r.published else "")
+                + f" (#{r.article_id})"
+                for r in answer.related
+            ]
+            embed.add_field(name="Closest articles", value=trim("\n".join(lines), FIELD_LIMIT), inline=False)
+        elif answer.answer != NO_ANSWER:
+            embed.description = trim(answer.answer, DESCRIPTION_LIMIT)
+        embed.set_footer(text=footer)
+        return embed
+
+    numbers = citation_numbers(answer.quotes)
+    sources: dict[int, str] = {}
+    for quote, number in zip(answer.quotes, numbers, strict=True):
+        sources.setdefault(number, _source_line(number, quote.title, quote.url, quote.published, quote.article_id))
+    sources_text = trim("\n".join(sources.values()), FIELD_LIMIT)
+    # Share the description fairly between quotes; a quote that does not fit is trimmed (the Sources
+    # button shows it whole).
+    room = DESCRIPTION_LIMIT - 40 * len(answer.quotes)
+    budget = max(200, room // max(1, len(answer.quotes)))
+    blocks = []
+    trimmed = False
+    for quote, number in zip(answer.quotes, numbers, strict=True):
+        body = escape(quote.text)
+        if len(body) > budget:
+            body, trimmed = trim(body, budget), True
+        link = fragment_link(quote.url, quote.text)
+        marker = f"[[{number}]]({link})" if link else f"[{number}]"
+        blocks.append(f"> {body} {marker}")
+    description = "\n\n".join(blocks)
+    if trimmed:
+        footer += " · long quotes shortened: press Sources for them in full"
+    embed = discord.Embed(
+        title=trim(answer.question, TITLE_LIMIT), description=trim(description, DESCRIPTION_LIMIT), colour=ANSWER_COLOUR
+    )
+    embed.add_field(name="Sources", value=sources_text, inline=False)
+    embed.set_footer(text=trim(footer + " · quotes are verbatim from the articles", FOOTER_LIMIT))
+    return fit(embed)
+
+
+def passages_embeds(answer: Answer, passages: Sequence[tuple[str, str, str]]) -> list[discord.Embed]:
+    """The Sources view: every quote in full, in its context (the sentence before and after), one embed
+    per quote, long passages trimmed around the quote, which is always shown whole when it fits."""
+    embeds = []
+    for quote, number, (before, text, after) in zip(
+        answer.quotes, citation_numbers(answer.quotes), passages, strict=True
+    ):
+        core = f"**{escape(text)}**"
+        before_text, after_text = escape(before), escape(after)
+        room = DESCRIPTION_LIMIT - len(core) - 4
+        if room <= 0:
+            description = trim(core, DESCRIPTION_LIMIT)
+        else:
+            half = room // 2
+            left = before_text if len(before_text) <= half else "…" + before_text[-(half - 1) :]
+            rest = room - len(left)
+            right = after_text if len(after_text) <= rest else after_text[: rest - 1] + "…"
+            description = " ".join(p for p in (left, core, right) if p)
+        embed = discord.Embed(
+            title=trim(f"[{number}] {quote.title}", TITLE_LIMIT),
+            url=fragment_link(quote.url, quote.text),
+            description=description,
+            colour=ANSWER_COLOUR,
+        )
+        where = f"article #{quote.article_id}, characters {quote.start}–{quote.end}"
+        embed.set_footer(text=(f"{quote.published} · " if quote.published else "") + where)
+        embeds.append(embed)
+    return embeds
+
+
+def summary_embed(summary: Summary, published: str | None = None) -> discord.Embed:
+    """An extractive summary; every sentence links to its place in the article."""
+    if summary.sentences:
+        lines = []
+        for sentence in summary.sentences:
+            link = fragment_link(summary.url, sentence.text)
+            lines.append(f"• {escape(sentence.text)}" + (f" [↗]({link})" if link else ""))
+        description = "\n".join(lines)
+    else:
+        description = "This article has no sentences to summarise."
+    embed = discord.Embed(
+        title=trim(summary.title, TITLE_LIMIT),
+        url=summary.url if summary.url and summary.url.startswith(("http://", "https://")) else None,
+        description=trim(description, DESCRIPTION_LIMIT),
+        colour=ANSWER_COLOUR,
+    )
+    footer = f"Article #{summary.article_id}" + (f" · {published}" if published else "")
+    embed.set_footer(text=footer + " · every sentence is quoted verbatim from the article")
+    return fit(embed)
+
+
+def add_result_line(result: AddResult) -> str:
+    verb = {"added": "Added", "updated": "Updated", "duplicate": "Already here (duplicate)"}[result.status]
+    title = escape(trim(result.title, 150))
+    return f"{verb}: **{title}** (#{result.id}, {result.chunks} chunks)"
+
+
+def article_list_embed(articles: Sequence[Article], page: int, page_size: int) -> discord.Embed:
+    pages = max(1, -(-len(articles) // page_size))
+    page = max(0, min(page, pages - 1))
+    shown = articles[page * page_size : (page + 1) * page_size]
+    lines = []
+    for article in shown:
+        title = escape(trim(article.title, 90))
+        linked = f"[{title}]({article.url})" if article.url else title
+        lines.append(f"`#{article.id}` {linked}" + (f" · {article.published}" if article.published else ""))
+    embed = discord.Embed(
+        title="Articles in this server",
+        description=trim("\n".join(lines), DESCRIPTION_LIMIT)
+        if lines
+        else "No articles yet: a moderator can add one with /article add.",
+        colour=ANSWER_COLOUR,
+    )
+    embed.set_footer(text=f"Page {page + 1} of {pages} · {len(articles):,} articles")
+    return embed
+
+
+def error_embed(sentence: str) -> discord.Embed:
+    return discord.Embed(description=trim(sentence, DESCRIPTION_LIMIT), colour=ERROR_COLOUR)
+
+
+def fit(embed: discord.Embed) -> discord.Embed:
+    """Discord refuses an embed over 6,000 characters in all; trim the description until it fits."""
+    excess = len(embed) - EMBED_TOTAL_LIMIT
+    if excess > 0 and embed.description:
+        embed.description = trim(embed.description, max(1, len(embed.description) - excess - 1))
+    return embed
+
+
+def article_choice_name(article: Article) -> str:
+    """An autocomplete label: '#12 Title · 2024-03-14', at most 100 characters."""
+    suffix = f" · {article.published}" if article.published else ""
+    return trim(f"#{article.id} {article.title}", CHOICE_NAME_LIMIT - len(suffix)) + suffix
