@@ -195,7 +195,8 @@ def summary_embed(summary: Summary, published: str | None = None) -> discord.Emb
 def add_result_line(result: AddResult) -> str:
     verb = {"added": "Added", "updated": "Updated", "duplicate": "Already here (duplicate)"}[result.status]
     title = escape(trim(result.title, 150))
-    return f"{verb}: **{title}** (#{result.id}, {result.chunks} chunks)"
+    chunks = f"{result.chunks} chunk" + ("" if result.chunks == 1 else "s")
+    return f"{verb}: **{title}** (#{result.id}, {chunks})"
 
 
 def article_list_embed(articles: Sequence[Article], page: int, page_size: int) -> discord.Embed:

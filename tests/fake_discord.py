@@ -357,7 +357,9 @@ class FakeDiscord:
         resolved: dict[str, Any] = {}
         if sub:
             sub_schema = next(o for o in cmd.get("options", []) if o["name"] == sub)
-            options = [{"name": sub, "type": 1, "options": self._options(sub_schema.get("options", []), values, resolved)}]
+            options = [
+                {"name": sub, "type": 1, "options": self._options(sub_schema.get("options", []), values, resolved)}
+            ]
         else:
             options = self._options(cmd.get("options", []), values, resolved)
         data: dict[str, Any] = {"id": cmd["id"], "name": name, "type": 1, "options": options}
@@ -489,7 +491,8 @@ class FakeDiscord:
             reference = {"message_id": reply_to["id"], "channel_id": channel_id}
         if reference:
             message["type"] = 19
-            message["message_reference"] = {**reference, "channel_id": channel_id}
+            reference = {**reference, "message_id": str(reference["message_id"]), "channel_id": channel_id}
+            message["message_reference"] = {k: str(v) if k.endswith("_id") else v for k, v in reference.items()}
             referenced = self.messages.get(str(reference["message_id"]))
             if referenced is not None:
                 message["referenced_message"] = {k: v for k, v in referenced.items() if k != "referenced_message"}
@@ -555,8 +558,10 @@ class FakeDiscord:
         recorded = Recorded(request.method, path, dict(request.query), body, files, dict(request.headers))
         self.requests.append(recorded)
         try:
-            if request.headers.get("Authorization") != f"Bot {self.token}" and "/webhooks/" not in path and (
-                "/interactions/" not in path
+            if (
+                request.headers.get("Authorization") != f"Bot {self.token}"
+                and "/webhooks/" not in path
+                and ("/interactions/" not in path)
             ):
                 return _error(401, "401: Unauthorized", 0)
             result = self._route(request.method, path.removeprefix("/api/v10"), request.query, body)
@@ -643,7 +648,9 @@ class FakeDiscord:
         if body["type"] == 4:
             message = log.original = self._message(channel_id, self.bot, data, interaction=log)
         elif body["type"] == 5:  # "Byline is thinking…"
-            message = log.original = self._message(channel_id, self.bot, {"flags": data.get("flags", 0)}, interaction=log)
+            message = log.original = self._message(
+                channel_id, self.bot, {"flags": data.get("flags", 0)}, interaction=log
+            )
             message["flags"] |= 1 << 7  # LOADING
         elif body["type"] == 7:  # update the message the component is on
             message = log.original = {**log.payload["message"], **{k: v for k, v in data.items() if v is not None}}

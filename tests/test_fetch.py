@@ -5,7 +5,6 @@ before any connection), and a guard on socket.connect fails the test if anything
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import sqlite3
 import threading
@@ -178,32 +177,9 @@ def site(_server: Site) -> Iterator[Site]:
     yield _server
 
 
-# -- network guards ------------------------------------------------------------------------------
-def _is_loopback(address: object) -> bool:
-    host = address[0] if isinstance(address, tuple) else address
-    try:
-        return ipaddress.ip_address(str(host).split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
 @pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any attempt in this process to connect beyond 127.0.0.1 / ::1 fails the test instead."""
-    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
-
-    def connect(self: socket.socket, address: object) -> None:
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
-            raise AssertionError(f"a test tried to connect to {address!r}, which is not loopback")
-        return real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: object) -> int:
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
-            raise AssertionError(f"a test tried to connect to {address!r}, which is not loopback")
-        return real_connect_ex(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+def _only_loopback(loopback_only: None) -> None:
+    """Every test here fails if anything tries to connect beyond 127.0.0.1 / ::1."""
 
 
 class StubResolver:

@@ -1,0 +1,630 @@
+"""The Discord face, end to end: the real discord.py client (our bot) against a loopback Discord that
+speaks the real REST and gateway protocols (tests/fake_discord.py), over the real engine and model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, REPO, SAMPLES, run_cli
+from fake_discord import EPHEMERAL, MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord, InteractionLog, user
+
+from bot import client as discord_client
+from bot import embeds
+from bot.config import DiscordSettings
+from index import Engine, EngineSettings
+from index.embedding import Embedder
+from index.models import Answer, ArticleRef, Quote
+
+pytestmark = pytest.mark.usefixtures("loopback_only")
+
+ALICE = user("1001", "alice")  # a member
+BOB = user("1002", "bob")  # another member
+MODERATOR = user("1003", "mod")
+MOD_PERMISSIONS = MEMBER_PERMISSIONS | MANAGE_GUILD
+
+
+class RunningBot:
+    """Our bot on its own event loop in a thread, connected to a FakeDiscord."""
+
+    def __init__(self, fake: FakeDiscord, engine: Engine, **settings: Any) -> None:
+        self.settings = DiscordSettings(
+            token=fake.token, api_base=fake.api_base, gateway_url=fake.gateway_url, **{"ask_cooldown": 0, **settings}
+        )
+        discord_client.point_at(self.settings)
+        self.bot = discord_client.Byline(engine, self.settings)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.task = asyncio.run_coroutine_threadsafe(self.bot.start(fake.token), self.loop)
+        fake.wait_ready()
+        fake.wait(lambda: self.bot.is_ready(), what="the bot's on_ready")
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.bot.close(), self.loop).result(30)
+        self.task.result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@contextmanager
+def discord_world(engine: Engine, **settings: Any) -> Iterator[tuple[FakeDiscord, RunningBot, str, str]]:
+    """A fake Discord with guilds A and B and our bot connected to it."""
+    fake = FakeDiscord()
+    guild_a, _ = fake.add_guild("Guild A")
+    guild_b, _ = fake.add_guild("Guild B")
+    fake.start()
+    running = RunningBot(fake, engine, **settings)
+    try:
+        yield fake, running, guild_a, guild_b
+    finally:
+        running.stop()
+        fake.stop()
+
+
+class _Pages(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = (FIXTURES / "article_page.html").read_bytes()
+        self.send_response(200 if self.path == "/river" else 404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def pages() -> Iterator[str]:
+    """A news site on 127.0.0.1 for /article add url."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def engine(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory, pages: str) -> Iterator[Engine]:
+    port = int(pages.rsplit(":", 1)[1])
+    settings = EngineSettings(
+        data_dir=tmp_path_factory.mktemp("discord"), fetch_allow_private=True, fetch_allowed_ports=frozenset({port})
+    )
+    engine = Engine(settings, embedder)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def world(engine: Engine) -> Iterator[tuple[FakeDiscord, RunningBot, str, str]]:
+    with discord_world(engine, list_page_size=2) as (fake, running, guild_a, guild_b):
+        errors: list = []
+        engine.add_documents(f"guild-{guild_a}", engine.documents(str(SAMPLES), errors), errors=errors)
+        assert not errors
+        yield fake, running, guild_a, guild_b
+
+
+@pytest.fixture
+def fake(world: tuple[FakeDiscord, RunningBot, str, str]) -> FakeDiscord:
+    return world[0]
+
+
+@pytest.fixture
+def guild_a(world: tuple[FakeDiscord, RunningBot, str, str]) -> str:
+    return world[2]
+
+
+@pytest.fixture
+def guild_b(world: tuple[FakeDiscord, RunningBot, str, str]) -> str:
+    return world[3]
+
+
+def only(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    assert len(messages) == 1, messages
+    return messages[0]
+
+
+def text_of(message: dict[str, Any]) -> str:
+    """Everything a member can read in a message: content, embed titles, descriptions, fields, footers."""
+    parts = [message.get("content") or ""]
+    for embed in message.get("embeds") or []:
+        parts += [embed.get("title") or "", embed.get("description") or "", (embed.get("footer") or {}).get("text", "")]
+        parts += [f"{f['name']} {f['value']}" for f in embed.get("fields") or []]
+    return "\n".join(parts)
+
+
+def unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def custom_ids(message: dict[str, Any]) -> list[str]:
+    return [c["custom_id"] for row in message.get("components") or [] for c in row["components"]]
+
+
+def assert_never_pings(log: InteractionLog | None = None, payloads: list[dict[str, Any]] | None = None) -> None:
+    for payload in payloads if payloads is not None else log.payloads:  # type: ignore[union-attr]
+        if payload.get("content") or payload.get("embeds"):
+            assert_no_ping(payload.get("allowed_mentions"))
+
+
+def assert_no_ping(allowed: dict[str, Any] | None) -> None:
+    """Discord parses no mention at all: no @everyone/@here, roles, users, nor the replied-to author."""
+    assert allowed is not None and allowed["parse"] == [], allowed
+    assert not allowed.get("users") and not allowed.get("roles") and not allowed.get("replied_user"), allowed
+
+
+def collection(guild_id: str) -> str:
+    return f"guild-{guild_id}"
+
+
+# -- setup ------------------------------------------------------------------------------------------
+def test_slash_commands_are_synced_and_moderator_commands_hidden_from_members(fake: FakeDiscord):
+    synced = {c["name"]: c for c in fake.commands[None]}
+    assert set(synced) == {"ask", "summary", "article"}
+    article = synced["article"]
+    assert str(article["default_member_permissions"]) == str(MANAGE_GUILD)
+    assert article["dm_permission"] is False  # guild only
+    assert {o["name"] for o in article["options"]} == {"add", "remove", "list"}
+    assert synced["ask"]["default_member_permissions"] is None
+    # the bot identified with the intents it needs (guilds, guild messages, message content)
+    intents = fake.identifies[0]["intents"]
+    assert intents & (1 << 0) and intents & (1 << 9) and intents & (1 << 15)
+    assert fake.gateway_queries[0]["v"] == "10"
+
+
+# -- asking -----------------------------------------------------------------------------------------
+def test_a_member_asks_and_the_answer_quotes_the_article_with_its_source(
+    fake: FakeDiscord, guild_a: str, engine: Engine
+):
+    log = fake.slash(
+        "ask", guild_id=guild_a, who=ALICE, question="How tall are the towers of the Queensferry Crossing?"
+    )
+    answer = only(fake.wait_result(log))
+    assert log.callback["type"] == 5  # deferred first ("Byline is thinking…"), then the answer
+    embed = only(answer["embeds"])
+    assert embed["title"] == "How tall are the towers of the Queensferry Crossing?"
+    quotes = re.findall(r"^> (.*) \[\d+\]$", embed["description"], re.M)
+    assert quotes and any("207 metres" in q for q in quotes)
+    article = next(a for a in engine.list_articles(collection(guild_a)) if "Queensferry" in a.title)
+    for quote in quotes:
+        assert unescape(quote) in engine.article_text(collection(guild_a), article.id)  # verbatim
+    assert "Queensferry Crossing formally opened" in embed["fields"][0]["value"]
+    assert embed["footer"]["text"].startswith("Searched 6 articles")
+    assert custom_ids(answer)[0].startswith("byline:sources:")
+    assert {"byline:vote:up", "byline:vote:down"} <= {i.rsplit(":", 1)[0] for i in custom_ids(answer)}
+    assert_never_pings(log)
+
+
+def test_a_question_the_articles_do_not_cover_says_so_and_points_to_the_nearest(fake: FakeDiscord, guild_a: str):
+    log = fake.slash("ask", guild_id=guild_a, who=ALICE, question="What is the capital of Peru?")
+    embed = only(only(fake.wait_result(log))["embeds"])
+    assert "don't cover that" in embed["description"]
+    assert embed["fields"][0]["name"] == "Closest articles"
+    assert embed["fields"][0]["value"].count("•") >= 1
+    assert not any(i.startswith("byline:sources") for i in custom_ids(only(log.messages())))
+
+
+def test_sources_shows_the_quoted_passages_in_context_to_the_member_alone(fake: FakeDiscord, guild_a: str):
+    log = fake.slash(
+        "ask", guild_id=guild_a, who=ALICE, question="What rocket launched the James Webb Space Telescope?"
+    )
+    answer = only(fake.wait_result(log))
+    sources = fake.click(answer, custom_ids(answer)[0], guild_id=guild_a, who=BOB)
+    shown = fake.wait_result(sources)
+    assert sources.callback["type"] == 4
+    assert all(m["flags"] & EPHEMERAL for m in shown)
+    passages = [e for m in shown for e in m["embeds"]]
+    assert any("Ariane 5" in e["description"] for e in passages)
+    assert all("**" in e["description"] for e in passages)  # the quote itself is in bold, context around it
+    assert all(e["title"].startswith("[1]") or e["title"].startswith("[2]") for e in passages)
+
+
+def test_votes_are_stored_with_the_question_and_exported_by_the_cli(fake: FakeDiscord, guild_a: str, engine: Engine):
+    log = fake.slash("ask", guild_id=guild_a, who=ALICE, question="When did DART hit Dimorphos?")
+    answer = only(fake.wait_result(log))
+    up = next(i for i in custom_ids(answer) if ":up:" in i)
+    down = next(i for i in custom_ids(answer) if ":down:" in i)
+    first = fake.click(answer, up, guild_id=guild_a, who=ALICE)
+    assert "Thanks" in only(fake.wait_result(first))["content"]
+    fake.wait_result(fake.click(answer, down, guild_id=guild_a, who=BOB))
+    fake.wait_result(fake.click(answer, down, guild_id=guild_a, who=ALICE))  # a member can change their vote
+    result = run_cli("--json", "feedback", "--collection", collection(guild_a), data_dir=engine.settings.data_dir)
+    assert result.returncode == 0, result.stderr
+    rows = [r for r in json.loads(result.stdout) if r["question"] == "When did DART hit Dimorphos?"]
+    assert sorted((r["user_id"], r["vote"]) for r in rows) == [("1001", "down"), ("1002", "down")]
+    assert all("26 September 2022" in " ".join(q["text"] for q in r["quotes"]) for r in rows)
+
+
+def test_a_mention_is_a_question_and_a_reply_to_the_answer_is_a_follow_up(
+    fake: FakeDiscord, guild_a: str, engine: Engine
+):
+    channel = next(c for c, data in fake.channels.items() if data["guild_id"] == guild_a)
+    bot = fake.bot
+    asked = fake.say(
+        f"<@{bot['id']}> What rocket launched the James Webb Space Telescope?",
+        channel_id=channel,
+        who=ALICE,
+        mentions=[bot],
+    )
+    reply = fake.wait_reply(asked)
+    assert "Ariane 5" in text_of(reply)
+    assert_no_ping(reply["allowed_mentions"])
+    # (a person takes longer to type than the bot takes to note which message holds its answer)
+    fake.wait(lambda: engine.feedback.answer_for_message(reply["id"]), what="the answer to be logged")
+    # A reply to the answer, without mentioning the bot: "it" is the telescope from the first question.
+    follow = fake.say("When did it launch?", channel_id=channel, who=ALICE, reply_to=reply)
+    second = fake.wait_reply(follow)
+    expected = engine.ask(collection(guild_a), "When did it launch?", follow_up_to=asked["content"].split("> ", 1)[1])
+    alone = engine.ask(collection(guild_a), "When did it launch?")
+    assert "James Webb" in expected.quotes[0].title and "James Webb" not in alone.quotes[0].title
+    assert expected.quotes[0].text.split()[0] in unescape(text_of(second))
+    assert "James Webb" in text_of(second)
+
+
+def test_a_bare_mention_gets_a_hint_not_an_error(fake: FakeDiscord, guild_a: str):
+    channel = next(c for c, data in fake.channels.items() if data["guild_id"] == guild_a)
+    asked = fake.say(f"<@{fake.bot['id']}>", channel_id=channel, who=ALICE, mentions=[fake.bot])
+    assert "Ask me something after the mention" in text_of(fake.wait_reply(asked))
+
+
+def test_summary_autocompletes_titles_and_links_every_sentence(fake: FakeDiscord, guild_a: str, engine: Engine):
+    choices = fake.autocomplete("summary", "article", "queensferry", guild_id=guild_a, who=ALICE)
+    assert len(choices) == 1 and "Queensferry Crossing" in choices[0]["name"]
+    log = fake.slash("summary", guild_id=guild_a, who=ALICE, article=choices[0]["value"], sentences=2)
+    embed = only(only(fake.wait_result(log))["embeds"])
+    lines = embed["description"].splitlines()
+    assert len(lines) == 2
+    text = engine.article_text(collection(guild_a), int(choices[0]["value"]))
+    for line in lines:
+        assert line.startswith("• ")
+        assert unescape(line[2:]) in text  # no URL on the sample, so the whole line is the sentence
+    assert_never_pings(log)
+
+
+# -- moderators -------------------------------------------------------------------------------------
+def test_a_moderator_adds_a_url_and_sees_progress_then_members_can_ask_about_it(
+    fake: FakeDiscord, guild_a: str, pages: str
+):
+    log = fake.slash("article add", guild_id=guild_a, who=MODERATOR, permissions=MOD_PERMISSIONS, url=f"{pages}/river")
+    result = only(fake.wait_result(log))
+    assert result["flags"] & EPHEMERAL
+    assert result["content"].startswith("Added: **Hundreds of volunteers clear rubbish from the River Wend")
+    assert any(e.get("content", "").startswith("Fetching") for e in log.original_edits)
+    asked = fake.slash("ask", guild_id=guild_a, who=ALICE, question="How many volunteers cleared the River Wend?")
+    embed = only(only(fake.wait_result(asked))["embeds"])
+    assert "volunteers" in embed["description"]
+    canonical = "https://news.example.org/2023/03/14/river-cleanup"  # the page's own canonical link
+    assert f"]({canonical})" in embed["fields"][0]["value"]  # the source links to the article
+    assert f"({canonical}#:~:text=" in embed["description"]  # and each quote to its sentence on the page
+
+
+def test_a_moderator_adds_a_file_and_pasted_text_and_a_duplicate_is_reported(fake: FakeDiscord, guild_b: str):
+    story = (
+        "Harbour ferry returns after repairs\n\nThe Northgate harbour ferry returned to service on Monday after "
+        "six weeks of repairs to its hull. The operator said the crossing would run every twenty minutes from "
+        "seven in the morning. Commuters had used a replacement bus that added half an hour to the journey."
+    )
+    attached = fake.slash(
+        "article add",
+        guild_id=guild_b,
+        who=MODERATOR,
+        permissions=MOD_PERMISSIONS,
+        file=("ferry.md", story.encode(), "text/markdown"),
+    )
+    assert only(fake.wait_result(attached))["content"].startswith("Added: **Harbour ferry returns after repairs**")
+    again = fake.slash(
+        "article add",
+        guild_id=guild_b,
+        who=MODERATOR,
+        permissions=MOD_PERMISSIONS,
+        file=("ferry-copy.md", story.encode(), "text/markdown"),
+    )
+    assert only(fake.wait_result(again))["content"].startswith("Already here (duplicate)")
+    pasted = fake.slash(
+        "article add",
+        guild_id=guild_b,
+        who=MODERATOR,
+        permissions=MOD_PERMISSIONS,
+        text="The town council approved a new cycle lane along Mill Road on Tuesday. Work is due to start in "
+        "spring and will take about four months, the council said in a statement.",
+        title="Council approves Mill Road cycle lane",
+        published="2024-05-02",
+    )
+    assert only(fake.wait_result(pasted))["content"].startswith("Added: **Council approves Mill Road cycle lane**")
+
+
+def test_bad_article_input_gets_one_sentence_and_stores_nothing(fake: FakeDiscord, guild_b: str, engine: Engine):
+    before = engine.article_count(collection(guild_b))
+    cases = [
+        ({"file": ("photo.png", b"\x89PNG\r\n", "image/png")}, "unsupported file type"),
+        ({"file": ("notes.txt", b"\x00\x01\x02binary" * 40, "text/plain")}, "binary"),
+        ({"text": "Some text without a title for the article."}, "needs a title"),
+        ({}, "exactly one of url, file or text"),
+        ({"url": "http://127.0.0.1:9/closed"}, "port"),
+    ]
+    for values, expected in cases:
+        log = fake.slash("article add", guild_id=guild_b, who=MODERATOR, permissions=MOD_PERMISSIONS, **values)
+        message = only(fake.wait_result(log))
+        assert message["flags"] & EPHEMERAL
+        assert expected in text_of(message), (values, text_of(message))
+        assert "Traceback" not in text_of(message)
+    assert engine.article_count(collection(guild_b)) == before
+
+
+def test_a_member_without_manage_server_is_refused(fake: FakeDiscord, guild_a: str, engine: Engine):
+    count = engine.article_count(collection(guild_a))
+    first = engine.list_articles(collection(guild_a))[0]
+    for command, values in [
+        (
+            "article add",
+            {"text": "A sentence long enough to be an article about nothing at all, really.", "title": "T"},
+        ),
+        ("article remove", {"article": str(first.id)}),
+        ("article list", {}),
+    ]:
+        log = fake.slash(command, guild_id=guild_a, who=ALICE, **values)  # default member permissions
+        message = only(fake.wait_result(log))
+        assert log.callback["type"] == 4 and message["flags"] & EPHEMERAL
+        assert "Only moderators" in text_of(message)
+    assert engine.article_count(collection(guild_a)) == count
+
+
+def test_list_pages_with_buttons_and_remove_by_autocomplete(fake: FakeDiscord, guild_a: str, engine: Engine):
+    log = fake.slash("article list", guild_id=guild_a, who=MODERATOR, permissions=MOD_PERMISSIONS)
+    page = only(fake.wait_result(log))
+    total = engine.article_count(collection(guild_a))
+    assert f"Page 1 of {-(-total // 2)}" in page["embeds"][0]["footer"]["text"]
+    assert page["embeds"][0]["description"].count("`#") == 2
+    turned = fake.click(page, "byline:list:next", guild_id=guild_a, who=MODERATOR, permissions=MOD_PERMISSIONS)
+    fake.wait_result(turned)
+    assert turned.callback["type"] == 7  # the same message, edited in place
+    assert "Page 2 of" in turned.callback["data"]["embeds"][0]["footer"]["text"]
+
+    choices = fake.autocomplete("article remove", "article", "arctic vault", guild_id=guild_a, who=MODERATOR)
+    assert len(choices) == 1
+    removed = fake.slash(
+        "article remove", guild_id=guild_a, who=MODERATOR, permissions=MOD_PERMISSIONS, article=choices[0]["value"]
+    )
+    assert "Removed **Inside the Arctic vault" in only(fake.wait_result(removed))["content"]
+    assert engine.article_count(collection(guild_a)) == total - 1
+    asked = fake.slash("ask", guild_id=guild_a, who=ALICE, question="At what temperature are seeds stored in Svalbard?")
+    assert "Arctic vault" not in text_of(only(fake.wait_result(asked)))
+
+
+def test_an_article_containing_everyone_never_pings(fake: FakeDiscord, guild_b: str):
+    added = fake.slash(
+        "article add",
+        guild_id=guild_b,
+        who=MODERATOR,
+        permissions=MOD_PERMISSIONS,
+        text="The lighthouse keeper posted a notice that read @everyone the lamp room reopens on Friday after "
+        "repainting. Visitors can climb the 112 steps to the gallery again from ten o'clock. <@&55> <@1001>",
+        title="Lighthouse lamp room reopens",
+    )
+    fake.wait_result(added)
+    log = fake.slash("ask", guild_id=guild_b, who=ALICE, question="When does the lighthouse lamp room reopen?")
+    answer = only(fake.wait_result(log))
+    assert "@everyone" in text_of(answer)
+    assert_never_pings(log)
+    channel = next(c for c, data in fake.channels.items() if data["guild_id"] == guild_b)
+    asked = fake.say(
+        f"<@{fake.bot['id']}> what did the lighthouse notice say?", channel_id=channel, who=ALICE, mentions=[fake.bot]
+    )
+    reply = fake.wait_reply(asked)
+    assert_no_ping(reply["allowed_mentions"])
+    sent = [r for r in fake.requests if _sends_text(r)]
+    assert sent
+    for recorded in sent:
+        body = recorded.body.get("data", recorded.body) if "/callback" in recorded.path else recorded.body
+        assert_no_ping(body.get("allowed_mentions"))
+
+
+def _sends_text(recorded: Any) -> bool:
+    body = recorded.body if isinstance(recorded.body, dict) else {}
+    body = body.get("data", body) if "/callback" in recorded.path else body
+    return recorded.method in ("POST", "PATCH") and bool(body.get("content") or body.get("embeds"))
+
+
+def test_guilds_never_see_each_others_articles(fake: FakeDiscord, guild_a: str, guild_b: str, engine: Engine):
+    article_a = next(a for a in engine.list_articles(collection(guild_a)) if "Queensferry" in a.title)
+    asked = fake.slash(
+        "ask", guild_id=guild_b, who=ALICE, question="How tall are the towers of the Queensferry Crossing?"
+    )
+    shown = text_of(only(fake.wait_result(asked))).replace("How tall are the towers of the Queensferry Crossing?", "")
+    assert "Queensferry" not in shown and "207" not in shown and "don't cover" in shown
+    assert fake.autocomplete("summary", "article", "Queensferry", guild_id=guild_b, who=ALICE) == []
+    assert fake.autocomplete("article remove", "article", str(article_a.id), guild_id=guild_b, who=MODERATOR) == []
+    for command, values, permissions in [
+        ("summary", {"article": str(article_a.id)}, MEMBER_PERMISSIONS),
+        ("article remove", {"article": str(article_a.id)}, MOD_PERMISSIONS),
+    ]:
+        log = fake.slash(command, guild_id=guild_b, who=MODERATOR, permissions=permissions, **values)
+        message = only(fake.wait_result(log))
+        assert message["flags"] & EPHEMERAL and "There is no article" in text_of(message)
+        assert "Queensferry" not in text_of(message)
+    # A's answer's buttons, pressed in B (a forged interaction), reveal nothing
+    in_a = fake.slash(
+        "ask", guild_id=guild_a, who=ALICE, question="How tall are the towers of the Queensferry Crossing?"
+    )
+    answer_a = only(fake.wait_result(in_a))
+    stolen = fake.click(answer_a, custom_ids(answer_a)[0], guild_id=guild_b, who=BOB)
+    message = only(fake.wait_result(stolen))
+    assert "no longer available" in text_of(message) and "Queensferry" not in text_of(message)
+    assert engine.article(collection(guild_a), article_a.id).title == article_a.title  # still there
+
+
+def test_a_dm_is_refused_politely_without_a_dm_collection(fake: FakeDiscord):
+    log = fake.slash("ask", guild_id=None, who=ALICE, question="Who is Ukraine's defence minister?")
+    message = only(fake.wait_result(log))
+    assert message["flags"] & EPHEMERAL and "I only answer in servers" in text_of(message)
+
+
+def test_an_over_long_question_is_refused_before_thinking(fake: FakeDiscord, guild_a: str):
+    log = fake.slash("ask", guild_id=guild_a, who=ALICE, question="why " * 200)
+    message = only(fake.wait_result(log))
+    assert log.callback["type"] == 4 and message["flags"] & EPHEMERAL
+    assert "please keep it under 500" in text_of(message)
+
+
+# -- failures, limits, cooldown (each with its own bot) ------------------------------------------------
+def test_an_engine_error_becomes_one_ephemeral_sentence_and_is_logged(
+    engine: Engine, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+):
+    with discord_world(engine) as (fake, running, guild_a, _):
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("disk on fire at /srv/secret/path")
+
+        monkeypatch.setattr(running.bot.engine, "ask", broken)
+        with caplog.at_level(logging.ERROR):
+            log = fake.slash("ask", guild_id=guild_a, who=ALICE, question="Who is Ukraine's defence minister?")
+            message = only(fake.wait_result(log))
+        assert log.deferred and log.original_deleted  # the public "thinking…" is replaced
+        assert message["flags"] & EPHEMERAL
+        assert text_of(message).strip() == discord_client.GENERIC_ERROR
+        assert not any("secret" in json.dumps(p) for p in log.payloads)
+        assert any("disk on fire" in (r.exc_text or "") for r in caplog.records)
+
+
+def test_the_cooldown_applies_to_slash_commands_and_mentions(engine: Engine):
+    with discord_world(engine, ask_cooldown=60) as (fake, _, guild_a, _):
+        first = fake.slash("ask", guild_id=guild_a, who=BOB, question="When did DART hit Dimorphos?")
+        assert only(fake.wait_result(first))["embeds"]
+        second = fake.slash("ask", guild_id=guild_a, who=BOB, question="What rocket launched the telescope?")
+        refused = only(fake.wait_result(second))
+        assert refused["flags"] & EPHEMERAL and "you can ask again in" in text_of(refused)
+        channel = next(c for c, data in fake.channels.items() if data["guild_id"] == guild_a)
+        asked = fake.say(f"<@{fake.bot['id']}> and now?", channel_id=channel, who=BOB, mentions=[fake.bot])
+        assert "you can ask again in" in text_of(fake.wait_reply(asked))
+        other = fake.slash("ask", guild_id=guild_a, who=ALICE, question="When did DART hit Dimorphos?")
+        assert only(fake.wait_result(other))["embeds"]  # the pause is per member
+
+
+def test_long_answers_fit_discords_limits(engine: Engine):
+    sentence = "The committee heard evidence " + "about the long-running dispute over fishing rights " * 30 + "."
+    quotes = tuple(
+        Quote(
+            f"{i} {sentence}",
+            i,
+            "A very long title " * 20,
+            f"https://news.example/{i}",
+            "2024-01-0" + str(i),
+            0,
+            9,
+            1.0,
+        )
+        for i in range(1, 10)
+    )
+    answer = Answer("why? " * 100, "", False, quotes, 12.0)
+    embed = embeds.answer_embed(answer, 20_000)
+    fake = FakeDiscord()
+    assert fake._check_message({"embeds": [embed.to_dict()]}) is None
+    assert len(embed) <= embeds.EMBED_TOTAL_LIMIT and "shortened" in embed.footer.text
+    assert embed.description.count("> ") == 9  # every quote is still there, trimmed at a word
+    sources = embeds.passages_embeds(answer, [("before " * 400, q.text, "after " * 400) for q in quotes])
+    from bot.cogs.asking import embed_batches
+
+    for batch in embed_batches(sources):
+        assert fake._check_message({"embeds": [e.to_dict() for e in batch]}) is None
+    abstain = Answer("q", "x", True, (), 1.0, tuple(ArticleRef(i, "T" * 300, None, None) for i in range(3)))
+    assert fake._check_message({"embeds": [embeds.answer_embed(abstain, 3).to_dict()]}) is None
+    assert all(len(p) <= 2000 for p in embeds.split_text(("word " * 900 + "\n") * 3))
+
+
+def test_a_long_answer_end_to_end_is_sent_within_limits(engine: Engine, tmp_path: Path, embedder: Embedder):
+    long_engine = Engine(replace(engine.settings, data_dir=tmp_path / "long", max_quotes=10), embedder)
+    with discord_world(long_engine) as (fake, _, guild_a, _):
+        causes = [
+            "the council had postponed maintenance on the old stone sea defences for eleven years",
+            "storm surges in the winter of 2019 had scoured the foundations beneath the eastern section",
+            "contractors used the wrong mortar when they patched the cracks after the flood",
+            "the port authority ignored engineers' warnings about the drainage pipes behind the wall",
+            "heavier ships berthing at the quay strained the wall far beyond what it was built for",
+            "budget cuts meant inspections fell from twice a year to once every three years",
+        ]
+        sentences = [
+            f"A witness told the harbour wall inquiry that the wall failed because {cause}, and that residents "
+            f"of the harbour wall streets had written to the council about the harbour wall several times "
+            f"before the collapse, without ever receiving a reply that addressed the danger to their homes."
+            for cause in causes
+        ]
+        long_engine.add_text(collection(guild_a), "Harbour wall inquiry\n\n" + " ".join(sentences))
+        log = fake.slash(
+            "ask",
+            guild_id=guild_a,
+            who=ALICE,
+            question="Why did the harbour wall fail, the witnesses told the inquiry? " + "Please explain. " * 25,
+        )
+        embed = only(only(fake.wait_result(log))["embeds"])
+        assert embed["description"].count("> ") >= 3
+        assert not fake.errors  # Discord (the fake) accepted every payload
+        answer = only(log.messages())
+        sources = fake.click(answer, custom_ids(answer)[0], guild_id=guild_a, who=ALICE)
+        quotes = embed["description"].count("> ")
+        fake.wait(lambda: sum(len(m["embeds"]) for m in sources.messages()) == quotes, what="every passage")
+        assert len(sources.messages()) >= 2  # more than one message's worth: split, not cut
+        assert all(m["flags"] & EPHEMERAL for m in sources.messages())
+        assert not fake.errors
+    long_engine.close()
+
+
+# -- as a user runs it ----------------------------------------------------------------------------------
+def test_python_m_bot_run_connects_and_answers(tmp_path: Path):
+    fake = FakeDiscord()
+    guild, _ = fake.add_guild("Guild A")
+    fake.start()
+    data_dir = tmp_path / "data"
+    added = run_cli("--collection", f"guild-{guild}", "add", str(SAMPLES), data_dir=data_dir)
+    assert added.returncode == 0, added.stderr
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "BYLINE_"))},
+        "DISCORD_TOKEN": fake.token,
+        "DISCORD_API_BASE": fake.api_base,
+        "DISCORD_GATEWAY_URL": fake.gateway_url,
+        "BYLINE_DATA_DIR": str(data_dir),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(REPO),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        fake.wait_ready(timeout=180)
+        fake.wait(lambda: fake.identifies and len(fake.requests) >= 3, what="the bot to settle")
+        log = _ask_until_answered(fake, guild)
+        embed = only(only(fake.wait_result(log, timeout=120))["embeds"])
+        assert "Oleksii Reznikov" in embed["description"]
+        assert embed["footer"]["text"].startswith("Searched 6 articles")
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            _, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate()
+        fake.stop()
+    assert fake.token.encode() not in stderr  # the token is never logged
+
+
+def _ask_until_answered(fake: FakeDiscord, guild: str) -> InteractionLog:
+    # READY is followed by GUILD_CREATE; an interaction sent before the bot has read it is still answered,
+    # but give the gateway a moment to be fully up, as Discord would.
+    fake.wait(lambda: fake.identifies, what="IDENTIFY")
+    return fake.slash("ask", guild_id=guild, who=ALICE, question="Who is Ukraine's defence minister?")
