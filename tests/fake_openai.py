@@ -26,7 +26,7 @@ class Reply:
 @dataclass
 class Received:
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # names lower-cased
     body: dict[str, Any]
 
     @property
@@ -56,7 +56,7 @@ class FakeOpenAI:
                 raw = self.rfile.read(length)
                 body = json.loads(raw) if raw else {}
                 with server._lock:
-                    server.requests.append(Received(self.path, dict(self.headers.items()), body))
+                    server.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                     reply = server.replies.pop(0) if server.replies else Reply(status=500)
                 if reply.delay:
                     time.sleep(reply.delay)
