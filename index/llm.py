@@ -166,8 +166,9 @@ def numbered(items: Sequence[str]) -> str:
 
 
 # -- verification ---------------------------------------------------------------------------------------
-# [3], [1, 2], [1; 2], [1-3]; several in a row ([1][2]) are read one by one.
-_CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;\-–]\s*\d+)*)\s*\]")
+# [3], [1, 2], [1; 2], [1-3]; several in a row ([1][2]) are read one by one. At most 4 digits: a
+# 5,000-digit "citation" would otherwise make int() raise.
+_CITATION = re.compile(r"\[\s*(\d{1,4}(?:\s*[,;\-–]\s*\d{1,4})*)\s*\]")
 _CITATION_RUN = re.compile(rf"{_CITATION.pattern}(?:\s*{_CITATION.pattern})*")
 _LEADING_CITATIONS = re.compile(rf"^\s*{_CITATION_RUN.pattern}")
 _CITATION_AFTER_STOP = re.compile(rf"([.!?])\s*({_CITATION_RUN.pattern})$")
@@ -182,6 +183,7 @@ _NOT_NAMES = frozenset(
     until during according however also then there here what which who whom whose where why how all some
     no not yes mr mrs ms dr prof sir st""".split()
 )
+_SENTINEL = re.compile(rf"\b{CANNOT_ANSWER.replace('_', '[_ ]')}\b")
 _REFUSAL = re.compile(
     r"\b(?:cannot|can't|can ?not|unable to|not able to)\b[^.]*\b(?:answer|tell|determine|say|find|know)\b"
     r"|\b(?:do|does|did)(?:n't|n’t| not)\s+(?:say|mention|contain|provide|include|state|specify|answer|cover)\b"
@@ -277,7 +279,7 @@ def check(sentence: str, sources: Sequence[str]) -> str | None:
 def is_refusal(reply: str) -> bool:
     """The model said it cannot answer: the CANNOT_ANSWER sentinel anywhere, or a reply that cites nothing
     and reads like a refusal ("The quotes do not say ...")."""
-    if CANNOT_ANSWER in reply.upper().replace(" ", "_"):
+    if _SENTINEL.search(reply):
         return True
     return not _CITATION.search(reply) and _REFUSAL.search(reply) is not None
 
@@ -325,7 +327,11 @@ def write(
     except (LLMUnavailable, InvalidInput) as exc:
         log.warning("LLM %s unavailable, answering extractively: %s", task, exc)
         return None
-    verified = verify(reply, sources)
+    try:
+        verified = verify(reply, sources)
+    except Exception:  # a verifier bug must not become the user's error: log it in full, answer extractively
+        log.exception("LLM %s could not be verified, answering extractively", task)
+        return None
     if verified.refused:
         log.info("LLM %s: the model said the sources do not answer", task)
     elif not verified.usable:
