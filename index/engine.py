@@ -713,7 +713,9 @@ class Engine:
     def summarize(self, collection: str, article_id: int, sentences: int = 3) -> Summary:
         """Extractive summary: the most central sentences (cosine to the article's mean sentence
         vector, with a gentle preference for the lead, as news puts the key facts first), picked with
-        a redundancy penalty and returned in article order."""
+        a redundancy penalty and returned in article order. With an LLM configured, the model summarises
+        the most central sentences instead, each of its sentences cited and verified like an answer's; the
+        extractive summary stays the fallback."""
         self.check_collection(collection)
         row = self.store.article(collection, article_id)
         if row is None:
