@@ -4,7 +4,7 @@ objects). Quotes are shown verbatim; only the decoration around them is ours."""
 from __future__ import annotations
 
 from index.engine import citation_numbers
-from index.models import AddResult, Answer, Article, Summary
+from index.models import AddResult, Answer, Article, Quote, Summary
 
 
 def source_line(number: int, title: str, url: str | None, published: str | None, article_id: int) -> str:
@@ -19,6 +19,8 @@ def answer_text(answer: Answer) -> str:
     if answer.abstained:
         lines = [answer.answer]
         return "\n".join(lines)
+    if answer.mode == "llm":  # the model's verified text; its [n] is quotes[n-1], shown in full below it
+        return "\n".join([answer.answer, "", *_cited_quotes(answer.quotes)])
     numbers = citation_numbers(answer.quotes)
     lines = [f"“{q.text}” [{n}]" for q, n in zip(answer.quotes, numbers, strict=True)]
     lines.append("")
@@ -30,8 +32,19 @@ def answer_text(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+def _cited_quotes(quotes: tuple[Quote, ...]) -> list[str]:
+    lines = []
+    for number, quote in enumerate(quotes, start=1):
+        lines.append(source_line(number, quote.title, quote.url, quote.published, quote.article_id))
+        lines.append(f"    “{quote.text}”")
+    return lines
+
+
 def summary_text(summary: Summary) -> str:
     head = f"{summary.title}" + (f" — {summary.url}" if summary.url else f" (article #{summary.article_id})")
+    if summary.mode == "llm" and summary.summary:
+        cited = [f"[{n}] “{s.text}”" for n, s in enumerate(summary.sentences, start=1)]
+        return "\n".join([head, summary.summary, "", *cited])
     body = [f"• {s.text}" for s in summary.sentences] or ["(this article has no sentences to summarise)"]
     return "\n".join([head, *body])
 

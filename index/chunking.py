@@ -108,8 +108,9 @@ def paragraphs(text: str) -> list[Span]:
     return out
 
 
-def split_sentences(text: str, span: Span) -> list[Span]:
-    """Sentences of one paragraph, as trimmed spans located in the original text."""
+def split_sentences(text: str, span: Span, *, glue_stubs: bool = True) -> list[Span]:
+    """Sentences of one paragraph, as trimmed spans located in the original text. With glue_stubs, a
+    sentence of two words or fewer is joined to the one before it (pysbd's cuts after abbreviations)."""
     # A wrapped paragraph keeps its newlines in the stored text; the splitter sees spaces (same offsets).
     piece = text[span.start : span.end].replace("\n", " ")
     out: list[Span] = []
@@ -125,7 +126,7 @@ def split_sentences(text: str, span: Span) -> list[Span]:
             if rest.strip():
                 out.append(Span(span.start + cursor + lead, span.start + len(piece.rstrip())))
             return out
-        if out and len(_WORD.findall(body)) <= 2 and not body[0].isdigit():
+        if glue_stubs and out and len(_WORD.findall(body)) <= 2 and not body[0].isdigit():
             # pysbd sometimes cuts after an abbreviation ("7:14 p.m. | EDT."): glue the stub back on.
             out[-1] = Span(out[-1].start, span.start + at + len(body))
         else:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index import chunking, extract
+from index import chunking, extract, llm
 from index.answer import (
     DEFAULT_SCORING,
     Candidate,
@@ -69,6 +69,19 @@ class _Plan:
 
 # Articles embedded together in one model call when several are added at once.
 EMBED_GROUP = 16
+# With an LLM configured: the candidate quotes it is shown (the extractive choice with a larger limit), and
+# the most central sentences of an article it summarises from.
+LLM_QUOTES = 6
+LLM_SUMMARY_SENTENCES = 12
+
+
+@dataclass(frozen=True)
+class _LLMDraft:
+    """What the model needs beyond the extractive answer: the candidate quotes, and the closest
+    articles in case it says they do not answer."""
+
+    pool: tuple[Quote, ...]
+    related: tuple[ArticleRef, ...]
 
 
 def content_hash(text: str) -> str:
@@ -91,9 +104,17 @@ class Engine:
         self._indexes: dict[str, _CollectionIndex] = {}
         self._index_lock = threading.Lock()
         self._write_lock = threading.RLock()
+        s = self.settings
+        self.llm = (
+            llm.ChatModel(s.llm_base_url, s.llm_api_key, s.llm_model, s.llm_timeout, s.llm_max_tokens)
+            if s.llm_base_url
+            else None
+        )
 
     def close(self) -> None:
         self.store.close()
+        if self.llm is not None:
+            self.llm.close()
 
     # -- collections and caches -----------------------------------------------------------------
     @staticmethod
@@ -608,11 +629,15 @@ class Engine:
             query = analyse_question(question, self.embedder.encode([question])[0])
         candidates = self._retrieve(state, query)
         with self.store.snapshot():
-            return self._answer(query, candidates, state, limit, started)
+            answer, draft = self._answer(query, candidates, state, limit, started)
+        if draft is not None:  # outside the read snapshot: the model may take seconds
+            answer = self._llm_answer(answer, draft, started)
+        return answer
 
     def _answer(
         self, query: Question, candidates: list[Candidate], state: _CollectionIndex, limit: int, started: float
-    ) -> Answer:
+    ) -> tuple[Answer, _LLMDraft | None]:
+        """The extractive answer, and what an LLM needs to write one (None without an LLM or on abstention)."""
         question = query.text
         sentences, texts, chunk_scores = self._score_sentences(state, candidates, query)
         best = max(sentences, key=lambda s: s.score) if sentences else None
@@ -620,17 +645,55 @@ class Engine:
         took = lambda: (time.perf_counter() - started) * 1000  # noqa: E731
         if best is None or confidence < self.settings.abstain_threshold:
             related = self._related(candidates, chunk_scores)
-            pointer = "; ".join(f"“{r.title}” (#{r.article_id})" for r in related)
-            text = NO_ANSWER + (f" The closest articles are {pointer}." if pointer else "")
-            return Answer(question, text, True, (), took(), tuple(related), confidence)
-        chosen = pick_quotes(sentences, limit, self.scoring)
+            return Answer(question, _no_answer(related), True, (), took(), tuple(related), confidence), None
+        quotes = self._quotes(pick_quotes(sentences, limit, self.scoring), texts)
+        answer = "\n".join(f"“{q.text}” [{n}]" for q, n in zip(quotes, citation_numbers(quotes), strict=True))
+        extractive = Answer(question, answer, False, tuple(quotes), took(), (), confidence)
+        if self.llm is None:
+            return extractive, None
+        pool = self._quotes(pick_quotes(sentences, max(limit, LLM_QUOTES), self.scoring), texts)
+        return extractive, _LLMDraft(tuple(pool), tuple(self._related(candidates, chunk_scores)))
+
+    def _quotes(self, chosen: list[ScoredSentence], texts: dict[tuple[int, int], str]) -> list[Quote]:
         refs = self.store.article_refs(sorted({s.article_id for s in chosen}))
-        quotes = [
+        return [
             Quote(texts[s.article_id, s.index], s.article_id, *refs[s.article_id], s.start, s.end, round(s.score, 4))
             for s in chosen
         ]
-        answer = "\n".join(f"“{q.text}” [{n}]" for q, n in zip(quotes, citation_numbers(quotes), strict=True))
-        return Answer(question, answer, False, tuple(quotes), took(), (), confidence)
+
+    def _llm_answer(self, extractive: Answer, draft: _LLMDraft, started: float) -> Answer:
+        """The model's answer over the candidate quotes, if it survives verification; else the extractive
+        one (with what was dropped). The model saying the quotes do not answer is an abstention."""
+        assert self.llm is not None
+        shown = [f"“{q.text}” ({q.title}{f', {q.published}' if q.published else ''})" for q in draft.pool]
+        verified = llm.write(
+            self.llm,
+            "answer",
+            [q.text for q in draft.pool],
+            self.settings.prompts_dir,
+            question=extractive.question,
+            quotes=llm.numbered(shown),
+        )
+        took = (time.perf_counter() - started) * 1000
+        if verified is None:
+            return replace(extractive, took_ms=took)
+        if verified.refused:
+            related = draft.related
+            return replace(
+                extractive,
+                answer=_no_answer(related),
+                abstained=True,
+                quotes=(),
+                related=related,
+                took_ms=took,
+                mode="llm",
+            )
+        if not verified.usable:
+            return replace(extractive, took_ms=took, dropped=verified.dropped)
+        quotes = tuple(draft.pool[i] for i in verified.cited)
+        return replace(
+            extractive, answer=verified.text, quotes=quotes, took_ms=took, mode="llm", dropped=verified.dropped
+        )
 
     def _retrieve(self, state: _CollectionIndex, query: Question) -> list[Candidate]:
         depth = self.scoring.candidates
@@ -705,7 +768,9 @@ class Engine:
     def summarize(self, collection: str, article_id: int, sentences: int = 3) -> Summary:
         """Extractive summary: the most central sentences (cosine to the article's mean sentence
         vector, with a gentle preference for the lead, as news puts the key facts first), picked with
-        a redundancy penalty and returned in article order."""
+        a redundancy penalty and returned in article order. With an LLM configured, the model summarises
+        the most central sentences instead, each of its sentences cited and verified like an answer's; the
+        extractive summary stays the fallback."""
         self.check_collection(collection)
         row = self.store.article(collection, article_id)
         if row is None:
@@ -715,24 +780,57 @@ class Engine:
         if not rows:
             return Summary(row.id, row.title, row.url, ())
         matrix = np.vstack([r[4] for r in rows])
-        centroid = matrix.mean(axis=0)
-        centroid /= np.linalg.norm(centroid) or 1.0
-        centrality = matrix @ centroid
-        lead = 0.15 * np.exp(-np.arange(len(rows)) / 3.0)
-        score = centrality + lead
-        chosen: list[int] = []
-        while len(chosen) < min(n, len(rows)):
-            if chosen:
-                redundancy = (matrix @ matrix[chosen].T).max(axis=1)
-                mmr = score - 0.5 * np.maximum(redundancy - 0.5, 0.0)
-                mmr[chosen] = -np.inf
-            else:
-                mmr = score.copy()
-            chosen.append(int(np.argmax(mmr)))
-        picked = [rows[i] for i in sorted(chosen)]
-        return Summary(
-            row.id, row.title, row.url, tuple(SummarySentence(row.text[s:e], s, e) for _, s, e, _, _ in picked)
+        spans = [SummarySentence(row.text[s:e], s, e) for _, s, e, _, _ in rows]
+        extractive = Summary(row.id, row.title, row.url, tuple(spans[i] for i in _central_sentences(matrix, n)))
+        if self.llm is None:
+            return extractive
+        # The model sees the most central sentences in article order and writes at most n sentences.
+        pool = [spans[i] for i in _central_sentences(matrix, max(n, LLM_SUMMARY_SENTENCES))]
+        verified = llm.write(
+            self.llm,
+            "summary",
+            [s.text for s in pool],
+            self.settings.prompts_dir,
+            title=row.title,
+            count=n,
+            sentences=llm.numbered([s.text for s in pool]),
         )
+        if verified is None:
+            return extractive
+        if not verified.usable:
+            return replace(extractive, dropped=verified.dropped)
+        return replace(
+            extractive,
+            sentences=tuple(pool[i] for i in verified.cited),
+            mode="llm",
+            summary=verified.text,
+            dropped=verified.dropped,
+        )
+
+
+def _central_sentences(matrix: np.ndarray, n: int) -> list[int]:
+    """Indexes (in article order) of the n most central sentence vectors: cosine to the mean, plus a gentle
+    lead bonus, picked with a redundancy penalty."""
+    centroid = matrix.mean(axis=0)
+    centroid /= np.linalg.norm(centroid) or 1.0
+    centrality = matrix @ centroid
+    lead = 0.15 * np.exp(-np.arange(len(matrix)) / 3.0)
+    score = centrality + lead
+    chosen: list[int] = []
+    while len(chosen) < min(n, len(matrix)):
+        if chosen:
+            redundancy = (matrix @ matrix[chosen].T).max(axis=1)
+            mmr = score - 0.5 * np.maximum(redundancy - 0.5, 0.0)
+            mmr[chosen] = -np.inf
+        else:
+            mmr = score.copy()
+        chosen.append(int(np.argmax(mmr)))
+    return sorted(chosen)
+
+
+def _no_answer(related: Iterable[ArticleRef]) -> str:
+    pointer = "; ".join(f"“{r.title}” (#{r.article_id})" for r in related)
+    return NO_ANSWER + (f" The closest articles are {pointer}." if pointer else "")
 
 
 def _plural(n: int, noun: str) -> str:

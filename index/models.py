@@ -6,6 +6,20 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 AddStatus = Literal["added", "updated", "duplicate"]
+# "extractive": the articles' own sentences. "llm": text a model wrote over the quotes, every sentence
+# verified against the quotes it cites (index/llm.py); its [n] refers to quotes[n-1] / sentences[n-1].
+Mode = Literal["extractive", "llm"]
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A sentence the model wrote that failed verification and was never shown, with the reason."""
+
+    sentence: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"sentence": self.sentence, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,10 @@ class ArticleRef:
 
 @dataclass(frozen=True)
 class Answer:
+    """In extractive mode `answer` is the quotes themselves with per-article citation numbers; in LLM mode it
+    is the model's verified text, whose [n] is quotes[n-1] (the quotes it cites, in order of first citation).
+    `dropped` lists the model's sentences that failed verification (also when it fell back to extractive)."""
+
     question: str
     answer: str
     abstained: bool
@@ -89,6 +107,8 @@ class Answer:
     took_ms: float
     related: tuple[ArticleRef, ...] = ()
     confidence: float = 0.0
+    mode: Mode = "extractive"
+    dropped: tuple[Dropped, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +119,8 @@ class Answer:
             "took_ms": round(self.took_ms, 1),
             "related": [r.to_json() for r in self.related],
             "confidence": round(self.confidence, 4),
+            "mode": self.mode,
+            "dropped": [d.to_json() for d in self.dropped],
         }
 
     @classmethod
@@ -126,10 +148,16 @@ class SummarySentence:
 
 @dataclass(frozen=True)
 class Summary:
+    """Extractive: `sentences` are the summary, in article order, and `summary` is None. LLM: `summary` is
+    the model's verified text and `sentences` the article sentences it cites ([n] is sentences[n-1])."""
+
     article_id: int
     title: str
     url: str | None
     sentences: tuple[SummarySentence, ...] = field(default_factory=tuple)
+    mode: Mode = "extractive"
+    summary: str | None = None
+    dropped: tuple[Dropped, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -137,4 +165,7 @@ class Summary:
             "title": self.title,
             "url": self.url,
             "sentences": [asdict(s) for s in self.sentences],
+            "mode": self.mode,
+            "summary": self.summary,
+            "dropped": [d.to_json() for d in self.dropped],
         }

@@ -34,6 +34,14 @@ class EngineSettings:
     fetch_allowed_ports: frozenset[int] = field(default_factory=lambda: frozenset({80, 443}))
     fetch_allow_private: bool = False
     encode_batch_size: int = 32
+    # Optional LLM answers (index/llm.py). No base URL: extractive answers only, no model is ever called.
+    llm_base_url: str = ""
+    llm_api_key: str = field(default="", repr=False)  # never shown in logs or reprs
+    llm_model: str = ""
+    llm_timeout: float = 30.0
+    llm_max_tokens: int = 400
+    # None: the prompts/ folder of this repository.
+    prompts_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> EngineSettings:
@@ -43,6 +51,16 @@ class EngineSettings:
             values["data_dir"] = Path(env["BYLINE_DATA_DIR"])
         if env.get("BYLINE_MODEL"):
             values["model"] = env["BYLINE_MODEL"]
+        texts = {
+            "BYLINE_LLM_BASE_URL": "llm_base_url",
+            "BYLINE_LLM_API_KEY": "llm_api_key",
+            "BYLINE_LLM_MODEL": "llm_model",
+        }
+        for var, name in texts.items():
+            if env.get(var, "").strip():
+                values[name] = env[var].strip()
+        if env.get("BYLINE_PROMPTS_DIR", "").strip():
+            values["prompts_dir"] = Path(env["BYLINE_PROMPTS_DIR"].strip())
         numbers = {
             "BYLINE_CHUNK_TOKENS": ("chunk_tokens", int),
             "BYLINE_ABSTAIN_THRESHOLD": ("abstain_threshold", float),
@@ -53,6 +71,8 @@ class EngineSettings:
             "BYLINE_MAX_ARTICLES": ("max_articles_per_collection", int),
             "BYLINE_FETCH_TIMEOUT": ("fetch_timeout", float),
             "BYLINE_FETCH_MAX_BYTES": ("fetch_max_bytes", int),
+            "BYLINE_LLM_TIMEOUT": ("llm_timeout", float),
+            "BYLINE_LLM_MAX_TOKENS": ("llm_max_tokens", int),
         }
         for var, (name, kind) in numbers.items():
             raw = env.get(var, "").strip()
@@ -76,4 +96,8 @@ class EngineSettings:
         settings = cls(**values)  # type: ignore[arg-type]
         if not 16 <= settings.chunk_tokens <= 250:
             raise InvalidInput("BYLINE_CHUNK_TOKENS must be between 16 and 250 word pieces.")
+        if settings.llm_base_url and not settings.llm_model:
+            raise InvalidInput("BYLINE_LLM_BASE_URL is set, so BYLINE_LLM_MODEL must name the model to ask.")
+        if settings.llm_timeout <= 0 or settings.llm_max_tokens < 16:
+            raise InvalidInput("BYLINE_LLM_TIMEOUT must be above 0 seconds and BYLINE_LLM_MAX_TOKENS at least 16.")
         return settings

@@ -199,7 +199,7 @@ def test_a_summary_is_verbatim_sentences_in_article_order(library: Library) -> N
 
     summary = stdout_json(run_cli("summary", str(article_id), "--json", data_dir=library.data_dir))
 
-    assert set(summary) == SUMMARY_KEYS
+    assert SUMMARY_KEYS <= set(summary)  # the contract may be extended (mode, summary, dropped), never broken
     assert summary["article_id"] == article_id
     assert summary["title"] == first_line(library.articles / "tokyo-2020-olympics-close.txt")
     sentences = summary["sentences"]
