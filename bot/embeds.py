@@ -92,6 +92,8 @@ def _source_line(number: int, title: str, url: str | None, published: str | None
 def answer_embed(answer: Answer, articles_searched: int) -> discord.Embed:
     """The answer: each quote as a block quote with its numbered link, the sources, and a footer."""
     footer = f"Searched {articles_searched:,} article{'s' if articles_searched != 1 else ''} · {answer.took_ms:.0f} ms"
+    if answer.mode == "llm" and not answer.abstained:
+        footer += " · worded by a language model; every sentence checked against the quotes it cites"
     if answer.abstained:
         embed = discord.Embed(
             title=trim(answer.question, TITLE_LIMIT),
@@ -112,14 +114,17 @@ def answer_embed(answer: Answer, articles_searched: int) -> discord.Embed:
         embed.set_footer(text=footer)
         return embed
 
-    numbers = citation_numbers(answer.quotes)
+    # Extractive: one number per article. LLM mode: the model's verified text cites [n] = quotes[n-1].
+    llm = answer.mode == "llm"
+    numbers = list(range(1, len(answer.quotes) + 1)) if llm else citation_numbers(answer.quotes)
+    lead = trim(escape(answer.answer), DESCRIPTION_LIMIT // 3) + "\n\n" if llm else ""
     sources: dict[int, str] = {}
     for quote, number in zip(answer.quotes, numbers, strict=True):
         sources.setdefault(number, _source_line(number, quote.title, quote.url, quote.published, quote.article_id))
     sources_text = trim("\n".join(sources.values()), FIELD_LIMIT)
     # Share the description fairly between quotes; a quote that does not fit is trimmed (the Sources
     # button shows it whole).
-    room = DESCRIPTION_LIMIT - 40 * len(answer.quotes)
+    room = DESCRIPTION_LIMIT - len(lead) - 40 * len(answer.quotes)
     budget = max(200, room // max(1, len(answer.quotes)))
     blocks = []
     trimmed = False
@@ -130,7 +135,7 @@ def answer_embed(answer: Answer, articles_searched: int) -> discord.Embed:
         link = fragment_link(quote.url, quote.text)
         marker = f"[[{number}]]({link})" if link else f"[{number}]"
         blocks.append(f"> {body} {marker}")
-    description = "\n\n".join(blocks)
+    description = lead + "\n\n".join(blocks)
     if trimmed:
         footer += " · long quotes shortened: press Sources for them in full"
     embed = discord.Embed(
@@ -145,9 +150,9 @@ def passages_embeds(answer: Answer, passages: Sequence[tuple[str, str, str]]) ->
     """The Sources view: every quote in full, in its context (the sentence before and after), one embed
     per quote, long passages trimmed around the quote, which is always shown whole when it fits."""
     embeds = []
-    for quote, number, (before, text, after) in zip(
-        answer.quotes, citation_numbers(answer.quotes), passages, strict=True
-    ):
+    llm = answer.mode == "llm"
+    numbers = list(range(1, len(answer.quotes) + 1)) if llm else citation_numbers(answer.quotes)
+    for quote, number, (before, text, after) in zip(answer.quotes, numbers, passages, strict=True):
         core = f"**{escape(text)}**"
         before_text, after_text = escape(before), escape(after)
         room = DESCRIPTION_LIMIT - len(core) - 4
@@ -173,7 +178,14 @@ def passages_embeds(answer: Answer, passages: Sequence[tuple[str, str, str]]) ->
 
 def summary_embed(summary: Summary, published: str | None = None) -> discord.Embed:
     """An extractive summary; every sentence links to its place in the article."""
-    if summary.sentences:
+    if summary.mode == "llm" and summary.summary:
+        # The model's verified text, then the article's sentences it cites: [n] is sentences[n-1].
+        lines = [escape(summary.summary), ""]
+        for number, sentence in enumerate(summary.sentences, start=1):
+            link = fragment_link(summary.url, sentence.text)
+            lines.append(f"> {escape(sentence.text)} " + (f"[[{number}]]({link})" if link else f"[{number}]"))
+        description = "\n".join(lines)
+    elif summary.sentences:
         lines = []
         for sentence in summary.sentences:
             link = fragment_link(summary.url, sentence.text)

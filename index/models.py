@@ -136,6 +136,8 @@ class Answer:
                 ArticleRef(**{k: r[k] for k in ArticleRef.__dataclass_fields__}) for r in data.get("related", ())
             ),
             confidence=data.get("confidence", 0.0),
+            mode=data.get("mode", "extractive"),
+            dropped=tuple(Dropped(d["sentence"], d["reason"]) for d in data.get("dropped", ())),
         )
 
 

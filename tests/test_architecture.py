@@ -31,6 +31,7 @@ def test_importing_the_engine_loads_no_discord_and_no_model():
 def test_env_example_documents_every_setting_with_its_real_default():
     import re
 
+    from bot.config import DiscordSettings
     from index.settings import EngineSettings
 
     example = (REPO / ".env.example").read_text(encoding="utf-8")
@@ -40,6 +41,8 @@ def test_env_example_documents_every_setting_with_its_real_default():
     assert set(read) <= set(documented), set(read) - set(documented)
     defaults = EngineSettings()
     for name, value in documented.items():
+        if value:
+            assert DiscordSettings.from_env({name: value}) == DiscordSettings(), name
         if name.startswith("BYLINE_") and value and name != "BYLINE_DATA_DIR":
             # the value shown is the default: setting it explicitly changes nothing
             assert EngineSettings.from_env({name: value}) == defaults, name

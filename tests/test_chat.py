@@ -37,9 +37,3 @@ def test_the_chat_does_not_re_ingest_a_data_dir_that_has_articles(tmp_path: Path
     assert again.returncode == 0
     assert "adding the sample articles" not in again.stdout.decode()
     assert again.stdout.decode().count("#") >= 6
-
-
-def test_a_discord_token_is_not_silently_ignored(tmp_path: Path):
-    out = run_cli("run", data_dir=tmp_path / "data", env={"DISCORD_TOKEN": "x"})
-    assert out.returncode == 1
-    assert "Discord" in out.stderr.decode()

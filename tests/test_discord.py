@@ -623,8 +623,61 @@ def test_python_m_bot_run_connects_and_answers(tmp_path: Path):
     assert fake.token.encode() not in stderr  # the token is never logged
 
 
+def test_a_wrong_token_is_one_clear_sentence_and_exit_1(tmp_path: Path):
+    fake = FakeDiscord()
+    fake.add_guild("Guild A")
+    fake.start()
+    try:
+        env = {
+            "DISCORD_TOKEN": "not-the-token",
+            "DISCORD_API_BASE": fake.api_base,
+            "DISCORD_GATEWAY_URL": fake.gateway_url,
+        }
+        out = run_cli("run", data_dir=tmp_path / "data", env=env)
+    finally:
+        fake.stop()
+    assert out.returncode == 1
+    assert out.stderr.decode().strip().splitlines()[-1] == (
+        "error: Discord refused the token: check DISCORD_TOKEN (Bot → Reset Token)."
+    )
+    assert b"not-the-token" not in out.stderr
+
+
 def _ask_until_answered(fake: FakeDiscord, guild: str) -> InteractionLog:
     # READY is followed by GUILD_CREATE; an interaction sent before the bot has read it is still answered,
     # but give the gateway a moment to be fully up, as Discord would.
     fake.wait(lambda: fake.identifies, what="IDENTIFY")
     return fake.slash("ask", guild_id=guild, who=ALICE, question="Who is Ukraine's defence minister?")
+
+
+def test_with_an_llm_discord_shows_only_the_verified_answer_and_its_quotes(
+    engine: Engine, tmp_path: Path, embedder: Embedder
+):
+    from fake_openai import FakeOpenAI, Reply
+
+    def reply(request: dict[str, Any]) -> str:
+        user_prompt = next(m["content"] for m in request["messages"] if m["role"] == "user")
+        n = next(num for num, text in re.findall(r"^\[(\d+)\] (.*)$", user_prompt, re.M) if "Reznikov" in text)
+        return (
+            f"The defence minister is Oleksii Reznikov [{n}]. "
+            f"He said Russia could prepare an attack force coming from Belarus [{n}]. "
+            f"He said the war had cost 900 billion dollars [{n}]."  # a number no quote holds: never shown
+        )
+
+    with FakeOpenAI() as model:
+        model.reply(Reply(reply))
+        settings = replace(engine.settings, data_dir=tmp_path / "llm", llm_base_url=model.url, llm_model="m")
+        llm_engine = Engine(settings, embedder)
+        with discord_world(llm_engine) as (fake, _, guild_a, _):
+            errors: list = []
+            llm_engine.add_documents(collection(guild_a), llm_engine.documents(str(SAMPLES), errors), errors=errors)
+            log = fake.slash("ask", guild_id=guild_a, who=ALICE, question="Who is Ukraine's defence minister?")
+            embed = only(only(fake.wait_result(log))["embeds"])
+        llm_engine.close()
+    assert unescape(embed["description"]).startswith(
+        "The defence minister is Oleksii Reznikov [1]. He said Russia could prepare an attack force coming from "
+        "Belarus [1]."
+    )
+    assert "900 billion" not in json.dumps(log.payloads)
+    assert re.search(r"^> .*Oleksii Reznikov.* \[1\]$", embed["description"], re.M)  # the quote [1] cites
+    assert "checked against the quotes" in embed["footer"]["text"]
