@@ -77,11 +77,17 @@ def discord_world(engine: Engine, **settings: Any) -> Iterator[tuple[FakeDiscord
 
 
 class _Pages(BaseHTTPRequestHandler):
+    release = threading.Event()  # /slow answers when a test sets it (or after 20 s)
+
     def log_message(self, *args: object) -> None:
         pass
 
     def do_GET(self) -> None:
         body = (FIXTURES / "article_page.html").read_bytes()
+        if self.path == "/slow":
+            _Pages.release.wait(20)
+            body = body.replace(b"River Wend", b"River Slowe")
+            self.path = "/river"
         self.send_response(200 if self.path == "/river" else 404)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -408,6 +414,23 @@ def test_list_pages_with_buttons_and_remove_by_autocomplete(fake: FakeDiscord, g
     assert "Arctic vault" not in text_of(only(fake.wait_result(asked)))
 
 
+def test_members_get_answers_while_a_slow_ingest_runs(fake: FakeDiscord, guild_a: str, pages: str):
+    _Pages.release.clear()
+    adding = fake.slash(
+        "article add", guild_id=guild_a, who=MODERATOR, permissions=MOD_PERMISSIONS, url=f"{pages}/slow"
+    )
+    fake.wait(lambda: adding.original_edits, what="the ingest to start")
+    asked = fake.slash(
+        "ask", guild_id=guild_a, who=ALICE, question="How tall are the towers of the Queensferry Crossing?"
+    )
+    answer = only(fake.wait_result(asked))
+    assert "207 metres" in text_of(answer)
+    assert adding.original["content"].startswith("Fetching")  # the ingest is still waiting on the page
+    _Pages.release.set()
+    done = only(fake.wait_result(adding))["content"]
+    assert done.startswith(("Added: **Hundreds of volunteers", "Updated: **Hundreds of volunteers")), done
+
+
 def test_an_article_containing_everyone_never_pings(fake: FakeDiscord, guild_b: str):
     added = fake.slash(
         "article add",
@@ -517,6 +540,35 @@ def test_the_cooldown_applies_to_slash_commands_and_mentions(engine: Engine):
         assert only(fake.wait_result(other))["embeds"]  # the pause is per member
 
 
+def test_buttons_and_follow_ups_keep_working_after_a_restart(engine: Engine):
+    fake = FakeDiscord()
+    guild, channel = fake.add_guild("Guild R")
+    fake.start()
+    try:
+        errors: list = []
+        engine.add_documents(collection(guild), engine.documents(str(SAMPLES), errors), errors=errors)
+        first = RunningBot(fake, engine)
+        asked = fake.say(
+            f"<@{fake.bot['id']}> What rocket launched the James Webb Space Telescope?",
+            channel_id=channel,
+            who=ALICE,
+            mentions=[fake.bot],
+        )
+        answer = fake.wait_reply(asked)
+        fake.wait(lambda: engine.feedback.answer_for_message(answer["id"]), what="the answer to be logged")
+        first.stop()
+        second = RunningBot(fake, engine)  # a new process would see the same: the state is in SQLite
+        try:
+            sources = fake.click(answer, custom_ids(answer)[0], guild_id=guild, who=BOB)
+            assert any("Ariane 5" in e["description"] for m in fake.wait_result(sources) for e in m["embeds"])
+            follow = fake.say("When did it launch?", channel_id=channel, who=ALICE, reply_to=answer)
+            assert "James Webb" in text_of(fake.wait_reply(follow))
+        finally:
+            second.stop()
+    finally:
+        fake.stop()
+
+
 def test_long_answers_fit_discords_limits(engine: Engine):
     sentence = "The committee heard evidence " + "about the long-running dispute over fishing rights " * 30 + "."
     quotes = tuple(
@@ -607,8 +659,7 @@ def test_python_m_bot_run_connects_and_answers(tmp_path: Path):
     )
     try:
         fake.wait_ready(timeout=180)
-        fake.wait(lambda: fake.identifies and len(fake.requests) >= 3, what="the bot to settle")
-        log = _ask_until_answered(fake, guild)
+        log = fake.slash("ask", guild_id=guild, who=ALICE, question="Who is Ukraine's defence minister?")
         embed = only(only(fake.wait_result(log, timeout=120))["embeds"])
         assert "Oleksii Reznikov" in embed["description"]
         assert embed["footer"]["text"].startswith("Searched 6 articles")
@@ -641,13 +692,6 @@ def test_a_wrong_token_is_one_clear_sentence_and_exit_1(tmp_path: Path):
         "error: Discord refused the token: check DISCORD_TOKEN (Bot → Reset Token)."
     )
     assert b"not-the-token" not in out.stderr
-
-
-def _ask_until_answered(fake: FakeDiscord, guild: str) -> InteractionLog:
-    # READY is followed by GUILD_CREATE; an interaction sent before the bot has read it is still answered,
-    # but give the gateway a moment to be fully up, as Discord would.
-    fake.wait(lambda: fake.identifies, what="IDENTIFY")
-    return fake.slash("ask", guild_id=guild, who=ALICE, question="Who is Ukraine's defence minister?")
 
 
 def test_with_an_llm_discord_shows_only_the_verified_answer_and_its_quotes(
