@@ -166,10 +166,13 @@ class Articles(commands.GroupCog, group_name="article", group_description="Add, 
     async def remove(self, interaction: discord.Interaction, article: str) -> None:
         collection = self.bot.collection_for(interaction.guild_id)
         article_id = await resolve_article(self.bot, collection, article)
+        # Removing rebuilds the keyword index, which can outlast Discord's 3-second window to reply.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         removed = await self.bot.run_engine(self.bot.engine.remove, collection, article_id)
-        await interaction.response.send_message(
+        await interaction.followup.send(
             f"Removed **{embeds.escape(embeds.trim(removed.title, 150))}** (#{removed.id}).", ephemeral=True
         )
+        log.info("guild %s: removed #%d", interaction.guild_id, removed.id)
 
     @remove.autocomplete("article")
     async def remove_article(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
