@@ -180,6 +180,8 @@ def cmd_run(engine: Engine, args: argparse.Namespace, collection: str) -> int:
     if settings.token:
         from bot import client
 
+        if not args.verbose:  # a server process: show connections, refusals and errors by default
+            logging.getLogger().setLevel(logging.INFO)
         return client.run(engine, settings)
     return chat.run(engine, collection)
 
