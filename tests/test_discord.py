@@ -708,8 +708,15 @@ def test_with_an_llm_discord_shows_only_the_verified_answer_and_its_quotes(
             f"He said the war had cost 900 billion dollars [{n}]."  # a number no quote holds: never shown
         )
 
+    def summary(request: dict[str, Any]) -> str:
+        user_prompt = next(m["content"] for m in request["messages"] if m["role"] == "user")
+        numbered = re.findall(r"^\[(\d+)\] (.*)$", user_prompt, re.M)
+        hit = next(num for num, text in numbered if "26 September 2022" in text)
+        return f"DART struck Dimorphos on 26 September 2022 [{hit}]. It cost 330 million dollars [{hit}]."
+
     with FakeOpenAI() as model:
         model.reply(Reply(reply))
+        model.reply(Reply(summary))
         settings = replace(engine.settings, data_dir=tmp_path / "llm", llm_base_url=model.url, llm_model="m")
         llm_engine = Engine(settings, embedder)
         with discord_world(llm_engine) as (fake, _, guild_a, _):
@@ -717,7 +724,14 @@ def test_with_an_llm_discord_shows_only_the_verified_answer_and_its_quotes(
             llm_engine.add_documents(collection(guild_a), llm_engine.documents(str(SAMPLES), errors), errors=errors)
             log = fake.slash("ask", guild_id=guild_a, who=ALICE, question="Who is Ukraine's defence minister?")
             embed = only(only(fake.wait_result(log))["embeds"])
+            dart = next(a.id for a in llm_engine.list_articles(collection(guild_a)) if "DART" in a.title)
+            summarised = fake.slash("summary", guild_id=guild_a, who=ALICE, article=str(dart), sentences=2)
+            summary_embed = only(only(fake.wait_result(summarised))["embeds"])
         llm_engine.close()
+    # the summary: the verified sentence, then the article sentence it cites; the made-up cost is never shown
+    assert unescape(summary_embed["description"]).startswith("DART struck Dimorphos on 26 September 2022 [1].")
+    assert "330 million" not in json.dumps(summarised.payloads)
+    assert re.search(r"^> .*26 September 2022.* \[1\]$", summary_embed["description"], re.M)
     assert unescape(embed["description"]).startswith(
         "The defence minister is Oleksii Reznikov [1]. He said Russia could prepare an attack force coming from "
         "Belarus [1]."
