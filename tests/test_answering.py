@@ -106,3 +106,25 @@ def test_a_summary_of_an_unknown_article_is_a_clear_error(sample_engine: Engine)
 def test_an_empty_collection_says_there_is_nothing_to_search(engine: Engine):
     answer = engine.ask("empty", "Who is the defence minister?")
     assert answer.abstained and answer.quotes == ()
+
+
+@pytest.mark.parametrize(
+    ("previous", "question", "expected"),
+    [
+        ("How tall are the towers of the Queensferry Crossing?", "Who opened it?", "formally opened by Queen"),
+        (
+            "At what temperature are seeds stored in the Svalbard vault?",
+            "How many samples does it hold?",
+            "4.5 million",
+        ),
+        ("What rocket launched the James Webb Space Telescope?", "When did it launch?", "25 December 2021"),
+    ],
+)
+def test_a_follow_up_is_answered_about_the_previous_questions_subject(
+    sample_engine: Engine, previous: str, question: str, expected: str
+):
+    answer = sample_engine.ask("default", question, follow_up_to=previous)
+    assert not answer.abstained
+    assert expected in answer.quotes[0].text, answer.answer
+    assert answer.question == question  # the answer is to the new question
+    assert_verbatim(sample_engine, "default", answer.quotes)
