@@ -423,8 +423,9 @@ class FakeDiscord:
         channel = self.channels[channel_id]
         message = self._message(channel_id, who, {"content": content}, reply_to=reply_to)
         message["mentions"] = list(mentions)
-        message["member"] = self._member(who)
-        message["guild_id"] = channel.get("guild_id")
+        if channel.get("guild_id"):  # a DM carries neither
+            message["member"] = self._member(who)
+            message["guild_id"] = channel["guild_id"]
         self.dispatch("MESSAGE_CREATE", message)
         return message
 

@@ -499,6 +499,20 @@ def test_a_dm_is_refused_politely_without_a_dm_collection(fake: FakeDiscord):
     assert message["flags"] & EPHEMERAL and "I only answer in servers" in text_of(message)
 
 
+def test_a_dm_collection_answers_direct_messages_without_a_mention(engine: Engine, tmp_path: Path):
+    dm_engine = Engine(replace(engine.settings, data_dir=tmp_path / "dm"), engine.embedder)
+    errors: list = []
+    dm_engine.add_documents("newsroom", dm_engine.documents(str(SAMPLES), errors), errors=errors)
+    with discord_world(dm_engine, dm_collection="newsroom") as (fake, _, _, _):
+        dm = "1299999999999999999"
+        fake.channels[dm] = {"id": dm, "type": 1}
+        asked = fake.say("How tall are the towers of the Queensferry Crossing?", channel_id=dm, who=ALICE)
+        assert "207 metres" in text_of(fake.wait_reply(asked))
+        log = fake.slash("ask", guild_id=None, who=ALICE, question="Who is Ukraine's defence minister?")
+        assert "Oleksii Reznikov" in text_of(only(fake.wait_result(log)))
+    dm_engine.close()
+
+
 def test_an_over_long_question_is_refused_before_thinking(fake: FakeDiscord, guild_a: str):
     log = fake.slash("ask", guild_id=guild_a, who=ALICE, question="why " * 200)
     message = only(fake.wait_result(log))

@@ -205,7 +205,8 @@ class Asking(commands.Cog):
             logged = await bot.run_engine(bot.engine.feedback.answer_for_message, str(message.reference.message_id))
             if logged is not None:
                 previous = logged
-        mentioned = bot.user in message.mentions or f"<@{bot.user.id}>" in message.content
+        # In a server a message is a question when it mentions the bot; in a DM every message is one.
+        mentioned = bot.user in message.mentions or f"<@{bot.user.id}>" in message.content or message.guild is None
         if previous is None and not mentioned:
             return
         question = " ".join(_MENTION.sub(lambda m: "" if int(m[1]) == bot.user.id else m[0], message.content).split())
