@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
@@ -69,6 +70,13 @@ class Byline(commands.Bot):
         self.engine = engine
         self.settings = settings
         self.cooldown = Cooldown(settings.ask_cooldown)
+        # Views with a timeout (e.g. /article list pages), stopped on close so no timer outlives the bot.
+        self.open_views: weakref.WeakSet[discord.ui.View] = weakref.WeakSet()
+
+    async def close(self) -> None:
+        for view in list(self.open_views):
+            view.stop()
+        await super().close()
 
     async def setup_hook(self) -> None:
         # Load the model now rather than on the first question, without blocking the connection.

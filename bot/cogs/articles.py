@@ -184,6 +184,7 @@ class Articles(commands.GroupCog, group_name="article", group_description="Add, 
         articles = await self.bot.run_engine(self.bot.engine.list_articles, collection)
         articles.reverse()  # newest first
         view = ArticlePages(articles, self.bot.settings.list_page_size)
+        self.bot.open_views.add(view)
         await interaction.response.send_message(embed=view.embed(), view=view, ephemeral=True)
 
 
