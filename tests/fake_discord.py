@@ -263,6 +263,15 @@ class FakeDiscord:
     def wait_ready(self, timeout: float = 120) -> None:
         self.wait(lambda: self.identifies and self.commands, timeout, "IDENTIFY and the command sync")
 
+    def drop_connections(self, code: int = 4000) -> None:
+        """Close every gateway websocket, as Discord does when it restarts a gateway node."""
+
+        async def close() -> None:
+            for ws in list(self._sockets):
+                await ws.close(code=code, message=b"Unknown error.")
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+
     # -- driving the bot (from the test thread) -------------------------------------------------------
     def dispatch(self, event: str, data: dict[str, Any]) -> None:
         asyncio.run_coroutine_threadsafe(self._dispatch(event, data), self.loop).result(10)

@@ -57,8 +57,17 @@ class RunningBot:
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.bot.close(), self.loop).result(30)
         self.task.result(30)
+
+        async def drain() -> None:  # what discord.py leaves behind (event handlers, READY timers)
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(drain(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        self.loop.close()
 
 
 @contextmanager
@@ -581,6 +590,19 @@ def test_buttons_and_follow_ups_keep_working_after_a_restart(engine: Engine):
             second.stop()
     finally:
         fake.stop()
+
+
+def test_the_bot_reconnects_when_the_gateway_drops_and_keeps_answering(engine: Engine):
+    with discord_world(engine) as (fake, running, guild_a, _):
+        errors: list = []
+        engine.add_documents(collection(guild_a), engine.documents(str(SAMPLES), errors), errors=errors)
+        identified = len(fake.identifies)
+        fake.drop_connections()
+        # it tries to RESUME; this Discord keeps no sessions (op 9), so it identifies again
+        fake.wait(lambda: len(fake.identifies) > identified and fake._sockets, timeout=60, what="a reconnect")
+        fake.wait(lambda: running.bot.is_ready(), what="READY again")
+        log = fake.slash("ask", guild_id=guild_a, who=ALICE, question="When did DART hit Dimorphos?")
+        assert "26 September 2022" in text_of(only(fake.wait_result(log)))
 
 
 def test_long_answers_fit_discords_limits(engine: Engine):
