@@ -81,10 +81,12 @@ def caching_embedder():
         def __init__(self) -> None:
             super().__init__()
             self.memo: dict[str, np.ndarray] = {}
+            self.misses = 0  # texts the model actually encoded
 
         def encode(self, texts: list[str]) -> np.ndarray:
             todo = list(dict.fromkeys(t for t in texts if t not in self.memo))
             if todo:
+                self.misses += len(todo)
                 for t, v in zip(todo, super().encode(todo), strict=True):
                     self.memo[t] = v
             if not texts:

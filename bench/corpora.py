@@ -1,0 +1,198 @@
+"""News corpora as Byline collections for the summary and speed benches, built once and reused.
+
+One data dir, /tmp/byline_bench/news, holds:
+  * "bbc"      all 2,225 BBC articles (bbc-news-summary), about 12,000 chunks;
+  * "bbc200"   a fixed sample of 200 of them (the quick benches);
+  * "bbc_x8"   the BBC articles stored 8 times (copies 1-7 get "(copy k)" added to the title), about
+               97,000 chunks: the ~100k point of the speed bench. The rows (vectors included) are copied
+               in SQLite and the engine builds its FAISS and BM25 caches from them, so it costs no
+               embedding. Search cost depends on the number of chunks, not on
+               their being different, so its latency is real; its retrieval quality means nothing.
+  * "news"     (optional, --news) the BBC articles, then news-articles-dai2017, then Reuters-21578 stories,
+               embedding for as long as the time budget allows; its exact size goes in the manifest.
+The collections share one caching embedder, so an article is embedded once whichever collections hold it.
+A manifest (manifest.json) records each finished collection, its article ids by source id, and its size;
+a collection in the manifest is reused, not rebuilt. Building is not a timed measurement (other work may
+share the CPU): bench/speed.py times ingestion separately, on a quiet CPU.
+
+    python bench/corpora.py                 # bbc200, bbc (~15 min on a quiet 2-core CPU), bbc_x8 (~2 min)
+    python bench/corpora.py --news 30       # also "news", embedding for at most 30 more minutes"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import random
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import DATA
+from bench.squad_collection import caching_embedder
+
+NEWS_DIR = Path("/tmp/byline_bench/news")
+MANIFEST = NEWS_DIR / "manifest.json"
+BBC_FILE = DATA / "bbc-news-summary" / "bbc_news_summary.jsonl"
+QUICK_SAMPLE = 200
+
+
+def bbc_rows() -> list[dict[str, str]]:
+    return [json.loads(line) for line in BBC_FILE.open(encoding="utf-8")]
+
+
+def bbc_sample(rows: list[dict[str, str]], n: int = QUICK_SAMPLE) -> list[dict[str, str]]:
+    return random.Random(7).sample(rows, n)
+
+
+def bbc_documents(rows: list[dict[str, str]]) -> Iterator[tuple[str, object]]:
+    from index.extract import from_text
+
+    for r in rows:
+        yield r["id"], from_text(r["article"], f"bbc/{r['id']}")
+
+
+def dai2017_documents() -> Iterator[tuple[str, object]]:
+    from index.extract import Document
+
+    csv.field_size_limit(10**9)
+    with (DATA / "news-articles-dai2017" / "NewsArticles.csv").open(encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            body = "\n\n".join(x.strip() for x in (r["subtitle"], r["text"]) if x.strip())
+            if len(body.split()) < 20:
+                continue
+            yield f"dai/{r['article_id']}", Document(text=body, source=r["article_id"], title=r["title"].strip())
+
+
+def reuters_documents() -> Iterator[tuple[str, object]]:
+    from index.extract import Document
+
+    for line in (DATA / "reuters-21578" / "reuters21578.jsonl").open(encoding="utf-8"):
+        r = json.loads(line)
+        body = (r.get("body") or "").strip()
+        if len(body.split()) < 20:
+            continue
+        yield f"reuters/{r['newid']}", Document(text=body, source=str(r["newid"]), title=(r.get("title") or None))
+
+
+def manifest() -> dict[str, dict[str, object]]:
+    return json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+
+
+def _save_manifest(data: dict[str, dict[str, object]]) -> None:
+    tmp = MANIFEST.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(MANIFEST)
+
+
+def replicate(engine, source: str, name: str, copies: int) -> dict:
+    """Store a collection's articles `copies` times under a new name, by copying rows in SQLite (vectors
+    included), then let the engine build its FAISS and BM25 caches from SQLite as it always can."""
+    conn = engine.store._connect()
+    top = conn.execute("SELECT max(id) FROM articles").fetchone()[0]
+    step = 10 ** len(str(top))
+    with conn:
+        for k in range(copies):
+            offset = step * (k + 1)
+            conn.execute(
+                "INSERT INTO articles (id, collection, title, url, published, added, text, content_hash, body_end,"
+                " source) SELECT id + ?, ?, title || ?, NULL, published, added, text, content_hash || ?, body_end,"
+                " source FROM articles WHERE collection = ?",
+                (offset, name, f" (copy {k})" if k else "", f"#{k}", source),
+            )
+            conn.execute(
+                "INSERT INTO sentences SELECT s.article_id + ?, s.idx, s.start, s.end, s.quotable, s.vector"
+                " FROM sentences s JOIN articles a ON a.id = s.article_id WHERE a.collection = ?",
+                (offset, source),
+            )
+            conn.execute(
+                "INSERT INTO chunks (article_id, collection, first_sentence, last_sentence, start, end, vector)"
+                " SELECT article_id + ?, ?, first_sentence, last_sentence, start, end, vector FROM chunks"
+                " WHERE collection = ? ORDER BY id",
+                (offset, name, source),
+            )
+        conn.execute("INSERT OR REPLACE INTO collections (name, revision) VALUES (?, 1)", (name,))
+    started = time.time()
+    state = engine._index(name)
+    print(f"{name}: caches built from SQLite in {time.time() - started:.0f}s", flush=True)
+    return {"ids": {}, "chunks": len(state.vectors), "articles": engine.article_count(name), "copies": copies}
+
+
+def _ingest(
+    engine, collection: str, docs: Iterator[tuple[str, object]], deadline: float | None = None, batch_size: int = 32
+) -> dict:
+    """Add documents batch_size at a time (BM25 is rebuilt after each batch); returns the manifest entry
+    {"ids": {source id: article id}, "chunks": ..., "articles": ..., "cut": ...}."""
+    ids: dict[str, int] = {}
+    batch: list[tuple[str, object]] = []
+    started = time.time()
+    stopped_early = False
+
+    def flush() -> None:
+        results = engine.add_documents(collection, [d for _, d in batch])
+        for (key, _), result in zip(batch, results, strict=True):
+            ids[key] = result.id
+        batch.clear()
+
+    for key, doc in docs:
+        batch.append((key, doc))
+        if len(batch) >= batch_size:
+            flush()
+            print(f"{collection}: {len(ids)} articles after {time.time() - started:.0f}s", flush=True)
+            if deadline is not None and time.time() > deadline:
+                stopped_early = True
+                break
+    if batch:
+        flush()
+    chunks = engine.store._connect().execute("SELECT count(*) FROM chunks WHERE collection = ?", (collection,))
+    return {"ids": ids, "chunks": chunks.fetchone()[0], "articles": len(set(ids.values())), "cut": stopped_early}
+
+
+def ensure(collections: tuple[str, ...] = ("bbc200", "bbc"), news_minutes: float = 0.0) -> dict:
+    """Build whichever of the named collections is not in the manifest yet; return the manifest."""
+    done = manifest()
+    todo = [c for c in collections if c not in done]
+    if not todo:
+        return done
+    from index import Engine, EngineSettings
+
+    NEWS_DIR.mkdir(parents=True, exist_ok=True)
+    engine = Engine(EngineSettings(data_dir=NEWS_DIR), embedder=caching_embedder())
+    rows = bbc_rows()
+    for name in todo:
+        if name == "bbc200":
+            done[name] = _ingest(engine, name, bbc_documents(bbc_sample(rows)))
+        elif name == "bbc":
+            done[name] = _ingest(engine, name, bbc_documents(rows))
+        elif name == "bbc_x8":
+            if "bbc" not in done:
+                raise RuntimeError("build 'bbc' before 'bbc_x8'")
+            done[name] = replicate(engine, "bbc", name, 8)
+        elif name == "news":
+            deadline = time.time() + 60 * news_minutes
+
+            def everything() -> Iterator[tuple[str, object]]:
+                yield from bbc_documents(rows)
+                yield from dai2017_documents()
+                yield from reuters_documents()
+
+            done[name] = _ingest(engine, name, everything(), deadline)
+        else:
+            raise ValueError(f"unknown collection {name}")
+        _save_manifest(done)
+        print(f"{name}: {done[name]['articles']} articles, {done[name]['chunks']} chunks", flush=True)
+    engine.close()
+    return done
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--news", type=float, default=0.0, metavar="MINUTES", help="also build 'news' in this budget")
+    args = parser.parse_args()
+    wanted = ("bbc200", "bbc", "bbc_x8", "news") if args.news else ("bbc200", "bbc", "bbc_x8")
+    ensure(wanted, args.news)
