@@ -592,6 +592,24 @@ def test_buttons_and_follow_ups_keep_working_after_a_restart(engine: Engine):
         fake.stop()
 
 
+def test_discord_guild_id_syncs_the_commands_to_that_server_only(engine: Engine):
+    fake = FakeDiscord()
+    guild, _ = fake.add_guild("Dev server")
+    fake.start()
+    running = RunningBot(fake, engine, guild_id=int(guild))
+    try:
+        assert set(fake.commands) == {guild}  # nothing synced globally
+        assert {c["name"] for c in fake.commands[guild]} == {"ask", "summary", "article"}
+        errors: list = []
+        engine.add_documents(collection(guild), engine.documents(str(SAMPLES), errors), errors=errors)
+        log = fake.slash("ask", guild_id=guild, who=ALICE, question="When did DART hit Dimorphos?")
+        assert log.payload["data"]["guild_id"] == guild
+        assert "26 September 2022" in text_of(only(fake.wait_result(log)))
+    finally:
+        running.stop()
+        fake.stop()
+
+
 def test_the_bot_reconnects_when_the_gateway_drops_and_keeps_answering(engine: Engine):
     with discord_world(engine) as (fake, running, guild_a, _):
         errors: list = []
