@@ -14,7 +14,7 @@
 While it runs, /tmp/byline_speed_bench_running exists (other work on the machine waits for it to go);
 the load average is recorded with the numbers.
 
-    python bench/speed.py            # 300-article ingest; latency on "bbc200", "bbc" (~12k chunks), "bbc_x8" (~97k)
+    python bench/speed.py            # 200-article ingest; latency on "bbc200", "bbc" (~12k chunks), "bbc_x8" (~97k)
     python bench/speed.py --quick    # 60-article ingest; latency on "bbc200" (~1k chunks)"""
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ def main() -> None:
     FLAG.touch()
     try:
         numbers: dict[str, object] = {"load_average_at_start": load()}
-        numbers["ingest"] = ingest(60 if args.quick else 300)
+        numbers["ingest"] = ingest(60 if args.quick else 200)
         print(json.dumps(numbers["ingest"]), flush=True)
         numbers["latency"] = {}
         for collection in collections:
