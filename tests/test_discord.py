@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from conftest import FIXTURES, REPO, SAMPLES, run_cli
+from discord import gateway, http
 from fake_discord import EPHEMERAL, MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord, InteractionLog, user
 
 from bot import client as discord_client
@@ -45,6 +46,9 @@ class RunningBot:
         self.settings = DiscordSettings(
             token=fake.token, api_base=fake.api_base, gateway_url=fake.gateway_url, **{"ask_cooldown": 0, **settings}
         )
+        # discord.py keeps the REST base and the gateway URL in class attributes (one bot per process);
+        # tests run several bots in turn, so each restores what it found when it stops.
+        self._previous = (http.Route.BASE, gateway.DiscordWebSocket.DEFAULT_GATEWAY)
         discord_client.point_at(self.settings)
         self.bot = discord_client.Byline(engine, self.settings)
         self.loop = asyncio.new_event_loop()
@@ -68,6 +72,7 @@ class RunningBot:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()
+        http.Route.BASE, gateway.DiscordWebSocket.DEFAULT_GATEWAY = self._previous
 
 
 @contextmanager
@@ -187,6 +192,11 @@ def assert_no_ping(allowed: dict[str, Any] | None) -> None:
 
 def collection(guild_id: str) -> str:
     return f"guild-{guild_id}"
+
+
+def add_article(fake: FakeDiscord, guild_id: str, **values: Any) -> InteractionLog:
+    """A moderator runs /article add with these options."""
+    return fake.slash("article add", guild_id=guild_id, who=MODERATOR, permissions=MOD_PERMISSIONS, **values)
 
 
 # -- setup ------------------------------------------------------------------------------------------
@@ -317,7 +327,7 @@ def test_summary_autocompletes_titles_and_links_every_sentence(fake: FakeDiscord
 def test_a_moderator_adds_a_url_and_sees_progress_then_members_can_ask_about_it(
     fake: FakeDiscord, guild_a: str, pages: str
 ):
-    log = fake.slash("article add", guild_id=guild_a, who=MODERATOR, permissions=MOD_PERMISSIONS, url=f"{pages}/river")
+    log = add_article(fake, guild_a, url=f"{pages}/river")
     result = only(fake.wait_result(log))
     assert result["flags"] & EPHEMERAL
     assert result["content"].startswith("Added: **Hundreds of volunteers clear rubbish from the River Wend")
@@ -336,27 +346,21 @@ def test_a_moderator_adds_a_file_and_pasted_text_and_a_duplicate_is_reported(fak
         "six weeks of repairs to its hull. The operator said the crossing would run every twenty minutes from "
         "seven in the morning. Commuters had used a replacement bus that added half an hour to the journey."
     )
-    attached = fake.slash(
-        "article add",
-        guild_id=guild_b,
-        who=MODERATOR,
-        permissions=MOD_PERMISSIONS,
+    attached = add_article(
+        fake,
+        guild_b,
         file=("ferry.md", story.encode(), "text/markdown"),
     )
     assert only(fake.wait_result(attached))["content"].startswith("Added: **Harbour ferry returns after repairs**")
-    again = fake.slash(
-        "article add",
-        guild_id=guild_b,
-        who=MODERATOR,
-        permissions=MOD_PERMISSIONS,
+    again = add_article(
+        fake,
+        guild_b,
         file=("ferry-copy.md", story.encode(), "text/markdown"),
     )
     assert only(fake.wait_result(again))["content"].startswith("Already here (duplicate)")
-    pasted = fake.slash(
-        "article add",
-        guild_id=guild_b,
-        who=MODERATOR,
-        permissions=MOD_PERMISSIONS,
+    pasted = add_article(
+        fake,
+        guild_b,
         text="The town council approved a new cycle lane along Mill Road on Tuesday. Work is due to start in "
         "spring and will take about four months, the council said in a statement.",
         title="Council approves Mill Road cycle lane",
@@ -375,7 +379,7 @@ def test_bad_article_input_gets_one_sentence_and_stores_nothing(fake: FakeDiscor
         ({"url": "http://127.0.0.1:9/closed"}, "port"),
     ]
     for values, expected in cases:
-        log = fake.slash("article add", guild_id=guild_b, who=MODERATOR, permissions=MOD_PERMISSIONS, **values)
+        log = add_article(fake, guild_b, **values)
         message = only(fake.wait_result(log))
         assert message["flags"] & EPHEMERAL
         assert expected in text_of(message), (values, text_of(message))
@@ -425,9 +429,7 @@ def test_list_pages_with_buttons_and_remove_by_autocomplete(fake: FakeDiscord, g
 
 def test_members_get_answers_while_a_slow_ingest_runs(fake: FakeDiscord, guild_a: str, pages: str):
     _Pages.release.clear()
-    adding = fake.slash(
-        "article add", guild_id=guild_a, who=MODERATOR, permissions=MOD_PERMISSIONS, url=f"{pages}/slow"
-    )
+    adding = add_article(fake, guild_a, url=f"{pages}/slow")
     fake.wait(lambda: adding.original_edits, what="the ingest to start")
     asked = fake.slash(
         "ask", guild_id=guild_a, who=ALICE, question="How tall are the towers of the Queensferry Crossing?"
@@ -441,11 +443,9 @@ def test_members_get_answers_while_a_slow_ingest_runs(fake: FakeDiscord, guild_a
 
 
 def test_an_article_containing_everyone_never_pings(fake: FakeDiscord, guild_b: str):
-    added = fake.slash(
-        "article add",
-        guild_id=guild_b,
-        who=MODERATOR,
-        permissions=MOD_PERMISSIONS,
+    added = add_article(
+        fake,
+        guild_b,
         text="The lighthouse keeper posted a notice that read @everyone the lamp room reopens on Friday after "
         "repainting. Visitors can climb the 112 steps to the gallery again from ten o'clock. <@&55> <@1001>",
         title="Lighthouse lamp room reopens",

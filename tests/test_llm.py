@@ -45,18 +45,13 @@ def fake() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture
-def llm_engine(embedder: Embedder, samples_dir: Path, fake: FakeOpenAI) -> Iterator[Callable[..., Engine]]:
-    engines: list[Engine] = []
-
+def llm_engine(make_engine: Callable[..., Engine], samples_dir: Path, fake: FakeOpenAI) -> Callable[..., Engine]:
     def factory(**settings: Any) -> Engine:
-        values = {"llm_base_url": fake.url, "llm_model": "fake-model", "llm_api_key": KEY, **settings}
-        engine = Engine(EngineSettings(data_dir=samples_dir, **values), embedder)
-        engines.append(engine)
-        return engine
+        return make_engine(
+            samples_dir, **{"llm_base_url": fake.url, "llm_model": "fake-model", "llm_api_key": KEY, **settings}
+        )
 
-    yield factory
-    for engine in engines:
-        engine.close()
+    return factory
 
 
 @pytest.fixture
