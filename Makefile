@@ -31,7 +31,7 @@ format: $(STAMP)
 # Benchmarks (README "Benchmarks"): print tables, write bench/results.json and bench/abstention_curve.png.
 # Their extra packages (bench/requirements.txt) go into .venv here, never through `make install`.
 # Built collections are cached under /tmp (squad_all, byline_tune, byline_bench) and reused.
-# bench-quick takes about 4 minutes with those caches; from a clean /tmp it first builds the SQuAD
+# bench-quick takes about 2.5 minutes with those caches; from a clean /tmp it first builds the SQuAD
 # collections and the 200-article BBC sample (about 15 minutes on 2 cores).
 # bench: all 10,570 SQuAD questions, all 2,225 BBC summaries, speed at ~12k and ~97k chunks; with a clean
 # /tmp the BBC ingest alone takes about 15 minutes on a quiet 2-core CPU.
