@@ -19,7 +19,6 @@ DESCRIPTION_LIMIT = 4096
 FIELD_LIMIT = 1024
 FOOTER_LIMIT = 2048
 EMBED_TOTAL_LIMIT = 6000
-CONTENT_LIMIT = 2000
 CHOICE_NAME_LIMIT = 100
 
 ANSWER_COLOUR = discord.Colour(0x2B6CB0)
@@ -36,34 +35,6 @@ def trim(text: str, limit: int) -> str:
     if " " in cut[limit // 2 :]:
         cut = cut.rsplit(" ", 1)[0]
     return cut.rstrip(" ,;:") + "…"
-
-
-def split_text(text: str, limit: int = CONTENT_LIMIT) -> list[str]:
-    """Pieces of at most `limit` characters, split on line boundaries, then on words if a line is long."""
-
-    def parts(line: str) -> list[str]:
-        out = []
-        while len(line) > limit:
-            cut = line.rfind(" ", 0, limit)
-            cut = cut if cut >= limit // 2 else limit
-            out.append(line[:cut].rstrip())
-            line = line[cut:].lstrip()
-        return [*out, line]
-
-    pieces: list[str] = []
-    current = ""
-    for raw in text.splitlines():
-        for line in parts(raw):
-            candidate = f"{current}\n{line}" if current else line
-            if len(candidate) > limit:
-                if current:
-                    pieces.append(current)
-                current = line
-            else:
-                current = candidate
-    if current:
-        pieces.append(current)
-    return [p for p in pieces if p.strip()]
 
 
 def escape(text: str) -> str:
@@ -129,7 +100,7 @@ def answer_embed(answer: Answer, articles_searched: int) -> discord.Embed:
     blocks = []
     trimmed = False
     for quote, number in zip(answer.quotes, numbers, strict=True):
-        body = escape(quote.text)
+        body = escape(" ".join(quote.text.split()))  # a line break would end the block quote
         if len(body) > budget:
             body, trimmed = trim(body, budget), True
         link = fragment_link(quote.url, quote.text)
@@ -243,7 +214,7 @@ def fit(embed: discord.Embed) -> discord.Embed:
     return embed
 
 
-def article_choice_name(article: Article) -> str:
+def article_choice_name(article_id: int, title: str, published: str | None) -> str:
     """An autocomplete label: '#12 Title · 2024-03-14', at most 100 characters."""
-    suffix = f" · {article.published}" if article.published else ""
-    return trim(f"#{article.id} {article.title}", CHOICE_NAME_LIMIT - len(suffix)) + suffix
+    suffix = f" · {published}" if published else ""
+    return trim(f"#{article_id} {title}", CHOICE_NAME_LIMIT - len(suffix)) + suffix

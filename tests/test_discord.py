@@ -651,7 +651,8 @@ def test_long_answers_fit_discords_limits(engine: Engine):
         assert fake._check_message({"embeds": [e.to_dict() for e in batch]}) is None
     abstain = Answer("q", "x", True, (), 1.0, tuple(ArticleRef(i, "T" * 300, None, None) for i in range(3)))
     assert fake._check_message({"embeds": [embeds.answer_embed(abstain, 3).to_dict()]}) is None
-    assert all(len(p) <= 2000 for p in embeds.split_text(("word " * 900 + "\n") * 3))
+    long_title = embeds.article_choice_name(12, "A headline that goes on " * 10, "2024-03-14")
+    assert len(long_title) <= 100 and long_title.endswith("… · 2024-03-14")
 
 
 def test_a_long_answer_end_to_end_is_sent_within_limits(engine: Engine, tmp_path: Path, embedder: Embedder):

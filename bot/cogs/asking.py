@@ -119,13 +119,7 @@ async def article_choices(bot: Byline, guild_id: int | None, current: str) -> li
         found = await bot.run_engine(bot.engine.find_articles, collection, current, 25)
     except BylineError:
         return []
-    return [
-        app_commands.Choice(
-            name=embeds.trim(f"#{i} {title}" + (f" · {published}" if published else ""), embeds.CHOICE_NAME_LIMIT),
-            value=str(i),
-        )
-        for i, title, published in found
-    ]
+    return [app_commands.Choice(name=embeds.article_choice_name(*row), value=str(row[0])) for row in found]
 
 
 async def resolve_article(bot: Byline, collection: str, given: str) -> int:
