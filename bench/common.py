@@ -6,10 +6,15 @@ import json
 import os
 import platform
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from index.engine import Engine
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -54,3 +59,19 @@ def record(section: str, numbers: dict[str, object]) -> None:
     results[section] = {"machine": machine(), **numbers}
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps({section: results[section]}, indent=2, ensure_ascii=False))
+
+
+def time_asks(engine: Engine, collection: str, questions: list[str]) -> tuple[list[float], list[float]]:
+    """Milliseconds per question of a whole Engine.ask, and of a bare question embedding + FAISS search on
+    the same index (the baseline's entire ask), after a 5-question warm-up."""
+    for question in questions[:5]:
+        engine.ask(collection, question)
+    state = engine._index(collection)
+    ours, bare = [], []
+    for question in questions:
+        ours.append(engine.ask(collection, question).took_ms)
+        started = time.perf_counter()
+        vector = engine.embedder.encode([question])[0]
+        state.vectors.search(vector, 10)
+        bare.append((time.perf_counter() - started) * 1000)
+    return ours, bare

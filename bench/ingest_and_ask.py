@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import DATA, REPO, percentiles, record
+from common import DATA, REPO, percentiles, record, time_asks
 
 from index import Engine, EngineSettings
 from index.answer import analyse_question
@@ -29,16 +29,7 @@ def chunk_texts(engine: Engine) -> list[str]:
 
 
 def ask_latency(engine: Engine, collection: str, questions: list[str]) -> dict[str, object]:
-    for question in questions[:5]:  # warm-up
-        engine.ask(collection, question)
-    full, bare = [], []
-    state = engine._index(collection)
-    for question in questions:
-        full.append(engine.ask(collection, question).took_ms)
-        started = time.perf_counter()
-        vector = engine.embedder.encode([question])[0]
-        state.vectors.search(vector, 10)
-        bare.append((time.perf_counter() - started) * 1000)
+    full, bare = time_asks(engine, collection, questions)
     ours, baseline = percentiles(full), percentiles(bare)
     return {"ask_ms": ours, "embed_plus_faiss_ms": baseline, "ratio_p50": round(ours["p50"] / baseline["p50"], 2)}
 

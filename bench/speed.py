@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO, percentiles, record
+from bench.common import REPO, percentiles, record, time_asks
 from bench.corpora import NEWS_DIR, bbc_documents, bbc_rows, bbc_sample, ensure, manifest
 
 FLAG = Path("/tmp/byline_speed_bench_running")
@@ -119,15 +119,7 @@ def latency_child(collection: str, n_questions: int) -> dict[str, object]:
     memory["indexes_loaded"] = rss_mb()
     titles = [a.title for a in engine.list_articles(collection)]
     questions = random.Random(1).sample(titles, min(n_questions, len(titles)))
-    for q in questions[:5]:
-        engine.ask(collection, q)
-    ours, bare = [], []
-    for q in questions:
-        ours.append(engine.ask(collection, q).took_ms)
-        started = time.perf_counter()
-        vector = engine.embedder.encode([q])[0]
-        state.vectors.search(vector, 10)
-        bare.append((time.perf_counter() - started) * 1000)
+    ours, bare = time_asks(engine, collection, questions)
     memory["after_asks"] = rss_mb()
     p_ours, p_bare = percentiles(ours), percentiles(bare)
     return {
