@@ -122,12 +122,10 @@ def error_sentence(error: BaseException) -> str | None:
         error = error.original
     if isinstance(error, BylineError):
         return str(error)
-    if isinstance(error, app_commands.MissingPermissions | app_commands.NoPrivateMessage):
-        if isinstance(error, app_commands.NoPrivateMessage):
-            return "That command only works in a server."
+    if isinstance(error, app_commands.MissingPermissions):
         return "Only moderators (members with Manage Server) can do that."
-    if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down: try again in {error.retry_after:.0f} s."
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "That command only works in a server."
     if isinstance(error, app_commands.TransformerError):
         return f"I could not understand {error.value!r} there."
     if isinstance(error, discord.HTTPException) and error.status == 413:
