@@ -133,15 +133,20 @@ def error_sentence(error: BaseException) -> str | None:
     return None
 
 
-async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
-    """One ephemeral sentence to the member; the details (and any traceback) go to the log."""
+def sentence_for(error: BaseException, what: str) -> str:
+    """The one sentence a member sees for an error; `what` failed is logged, with the traceback for a bug."""
     sentence = error_sentence(error)
     if sentence is None:
-        original = getattr(error, "original", error)
-        log.error("command failed: %s", interaction.command and interaction.command.qualified_name, exc_info=original)
-        sentence = GENERIC_ERROR
-    else:
-        log.info("refused %s: %s", interaction.command and interaction.command.qualified_name, sentence)
+        log.error("%s failed", what, exc_info=getattr(error, "original", error))
+        return GENERIC_ERROR
+    log.info("refused %s: %s", what, sentence)
+    return sentence
+
+
+async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
+    """One ephemeral sentence to the member; the details (and any traceback) go to the log."""
+    command = interaction.command.qualified_name if interaction.command else "a button"
+    sentence = sentence_for(error, f"/{command}" if interaction.command else command)
     from bot.embeds import error_embed
 
     try:

@@ -503,13 +503,11 @@ class Engine:
     def remove(self, collection: str, article_id: int) -> Article:
         self.check_collection(collection)
         with self._write_lock:
-            row = self.store.article(collection, article_id)
-            if row is None:
-                raise NotFound(f"There is no article {article_id} in this collection.")
+            row = self._article_row(collection, article_id)
             self._index(collection)
             removed = self.store.delete_article(collection, article_id)
             if removed is None:
-                raise NotFound(f"There is no article {article_id} in this collection.")
+                raise _no_such_article(article_id)
             self._apply(collection, self.store.revision(collection), removed, [], np.zeros((0, 1)), [])
         log.info("removed article %d from %s", article_id, collection)
         return _article(row)
@@ -526,17 +524,17 @@ class Engine:
         (case-insensitive) or whose id it is: for pickers such as Discord's autocomplete."""
         return self.store.find_titles(self.check_collection(collection), needle.strip(), limit)
 
-    def article(self, collection: str, article_id: int) -> Article:
+    def _article_row(self, collection: str, article_id: int) -> ArticleRow:
         row = self.store.article(self.check_collection(collection), article_id)
         if row is None:
-            raise NotFound(f"There is no article {article_id} in this collection.")
-        return _article(row)
+            raise _no_such_article(article_id)
+        return row
+
+    def article(self, collection: str, article_id: int) -> Article:
+        return _article(self._article_row(collection, article_id))
 
     def article_text(self, collection: str, article_id: int) -> str:
-        row = self.store.article(self.check_collection(collection), article_id)
-        if row is None:
-            raise NotFound(f"There is no article {article_id} in this collection.")
-        return row.text
+        return self._article_row(collection, article_id).text
 
     def passage(self, collection: str, quote: Quote, around: int = 1) -> tuple[str, str, str]:
         """A quote with `around` sentences either side from its article: (before, quote, after), so a
@@ -600,8 +598,8 @@ class Engine:
 
     def ask(self, collection: str, question: str, k: int | None = None, *, follow_up_to: str | None = None) -> Answer:
         """Answer with verbatim quotes, or abstain. `follow_up_to` is the previous question of a
-        conversation: its words help retrieval ("and when did it start?"), while the kind of answer
-        wanted (a date, a number, a person...) comes from the new question alone."""
+        conversation: it helps find the article ("and when did it start?"), while the quotes are chosen
+        for the new question alone."""
         self.check_collection(collection)
         question = self.check_question(question)
         previous = self.check_question(follow_up_to) if follow_up_to else None
@@ -772,10 +770,7 @@ class Engine:
         a redundancy penalty and returned in article order. With an LLM configured, the model summarises
         the most central sentences instead, each of its sentences cited and verified like an answer's; the
         extractive summary stays the fallback."""
-        self.check_collection(collection)
-        row = self.store.article(collection, article_id)
-        if row is None:
-            raise NotFound(f"There is no article {article_id} in this collection.")
+        row = self._article_row(collection, article_id)
         n = max(1, min(sentences, 20))
         rows = [r for r in self.store.sentences(article_id) if r[3]]
         if not rows:
@@ -832,6 +827,10 @@ def _central_sentences(matrix: np.ndarray, n: int) -> list[int]:
 def _no_answer(related: Iterable[ArticleRef]) -> str:
     pointer = "; ".join(f"“{r.title}” (#{r.article_id})" for r in related)
     return NO_ANSWER + (f" The closest articles are {pointer}." if pointer else "")
+
+
+def _no_such_article(article_id: int) -> NotFound:
+    return NotFound(f"There is no article {article_id} in this collection.")
 
 
 def _plural(n: int, noun: str) -> str:

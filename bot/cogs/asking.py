@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import embeds
-from bot.client import report_error
+from bot.client import report_error, sentence_for
 from index.errors import BylineError, InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ class Asking(commands.Cog):
             )
             await bot.run_engine(bot.engine.feedback.attach_message, answer_id, str(reply.id))
         except Exception as exc:
-            sentence = _sentence_for(exc)
+            sentence = sentence_for(exc, "answering a mention")
             try:
                 await message.reply(
                     embed=embeds.error_embed(sentence),
@@ -230,16 +230,6 @@ class Asking(commands.Cog):
                 )
             except discord.HTTPException:
                 log.warning("could not reply to message %s", message.id)
-
-
-def _sentence_for(exc: BaseException) -> str:
-    from bot.client import GENERIC_ERROR, error_sentence
-
-    sentence = error_sentence(exc)
-    if sentence is None:
-        log.error("answering a mention failed", exc_info=exc)
-        return GENERIC_ERROR
-    return sentence
 
 
 async def setup(bot: Byline) -> None:
