@@ -13,11 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import faiss
 import numpy as np
 
-from index import chunking, extract, llm
+from index import chunking, dates, extract, llm, stories
 from index.answer import (
     DEFAULT_SCORING,
     Candidate,
@@ -36,7 +38,19 @@ from index.embedding import Embedder
 from index.errors import BylineError, InvalidInput, ModelMismatch, NotFound
 from index.feedback import FeedbackLog
 from index.lexical import LexicalIndex, tokenize
-from index.models import AddResult, Answer, Article, ArticleRef, Quote, Summary, SummarySentence
+from index.models import (
+    AddResult,
+    Answer,
+    Article,
+    ArticleRef,
+    CitedSentence,
+    Digest,
+    Quote,
+    Story,
+    Summary,
+    SummarySentence,
+    TopicSummary,
+)
 from index.settings import EngineSettings
 from index.store import ArticleRow, NewArticle, Store
 from index.vectors import VectorIndex
@@ -73,6 +87,18 @@ EMBED_GROUP = 16
 # the most central sentences of an article it summarises from.
 LLM_QUOTES = 6
 LLM_SUMMARY_SENTENCES = 12
+# "latest", "most recent": the newest of the retrieved articles gains this much on its sentences' scores
+# (the oldest nothing, the rest in proportion to their date), enough to lead among equally relevant
+# quotes without letting a loosely related new article beat a relevant older one.
+RECENCY_WEIGHT = 0.3
+# Topic summaries: articles whose best sentence scores within this of the best article's are about the topic.
+TOPIC_MARGIN = 0.6
+TOPIC_ARTICLES = 8
+# Digests: a story's lead is picked from the first few sentences of each of its articles.
+LEAD_POOL = 6
+MAX_DIGEST_DAYS = 366
+MAX_DIGEST_ARTICLES = 1000
+NOT_COVERED = "The articles don't cover this."
 
 
 @dataclass(frozen=True)
@@ -95,8 +121,11 @@ class Engine:
         settings: EngineSettings | None = None,
         embedder: Embedder | None = None,
         scoring: Scoring = DEFAULT_SCORING,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings or EngineSettings()
+        # What "today" is for "this week", "yesterday" and digests (tests inject a fixed clock).
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.embedder = embedder or Embedder(self.settings.model, self.settings.encode_batch_size)
         self.scoring = scoring
         self.store = Store(Path(self.settings.data_dir) / "byline.sqlite3")
@@ -615,26 +644,46 @@ class Engine:
                 (),
                 (time.perf_counter() - started) * 1000,
             )
+        # "this week", "in March": search only articles of those days; "latest": favour newer ones. The time
+        # words themselves are left out of retrieval (no article is about the word "latest").
+        window, asked = self.time_filter(collection, question)
+        if window is None and previous:
+            window, _ = self.time_filter(collection, previous)
+        allowed = self._window_chunks(collection, window)
+        if allowed is not None and len(allowed) == 0:
+            assert window is not None
+            text = f"None of the articles is dated {window.describe()}, so the articles don't say."
+            return Answer(question, text, True, (), (time.perf_counter() - started) * 1000)
         if previous:
             # Retrieve with both questions (finds the article "it" is about); choose the quotes for the new
             # question alone (what it asks of that article). On follow-ups such as "Who opened it?" after a
             # question about a bridge, this picked the right sentence in 8 of 10 cases against 4 of 10 when the
             # quotes were scored against both questions too.
-            context = f"{previous} {question}"
-            context_vector, question_vector = self.embedder.encode([context, question])
-            query = analyse_question(question, question_vector)
+            context = f"{previous} {asked}"
+            context_vector, question_vector = self.embedder.encode([context, asked])
+            query = analyse_question(asked, question_vector)
             retrieval = analyse_question(context, context_vector)
         else:
-            query = retrieval = analyse_question(question, self.embedder.encode([question])[0])
-        candidates = self._retrieve(state, retrieval)
+            query = retrieval = analyse_question(asked, self.embedder.encode([asked])[0])
+        candidates = self._retrieve(state, retrieval, allowed)
         with self.store.snapshot():
-            answer, draft = self._answer(query, candidates, state, limit, started)
+            answer, draft = self._answer(
+                query, candidates, state, limit, started, recent=bool(window and window.recent)
+            )
+        answer = replace(answer, question=question)
         if draft is not None:  # outside the read snapshot: the model may take seconds
             answer = self._llm_answer(answer, draft, started)
         return answer
 
     def _answer(
-        self, query: Question, candidates: list[Candidate], state: _CollectionIndex, limit: int, started: float
+        self,
+        query: Question,
+        candidates: list[Candidate],
+        state: _CollectionIndex,
+        limit: int,
+        started: float,
+        *,
+        recent: bool = False,
     ) -> tuple[Answer, _LLMDraft | None]:
         """The extractive answer, and what an LLM needs to write one (None without an LLM or on abstention)."""
         question = query.text
@@ -645,6 +694,8 @@ class Engine:
         if best is None or confidence < self.settings.abstain_threshold:
             related = self._related(candidates, chunk_scores)
             return Answer(question, _no_answer(related), True, (), took(), tuple(related), confidence), None
+        if recent:  # after the abstention decision, which stays about evidence alone
+            sentences = self._favour_recent(sentences)
         quotes = self._quotes(pick_quotes(sentences, limit, self.scoring), texts)
         answer = "\n".join(f"“{q.text}” [{n}]" for q, n in zip(quotes, citation_numbers(quotes), strict=True))
         extractive = Answer(question, answer, False, tuple(quotes), took(), (), confidence)
@@ -694,12 +745,53 @@ class Engine:
             extractive, answer=verified.text, quotes=quotes, took_ms=took, mode="llm", dropped=verified.dropped
         )
 
-    def _retrieve(self, state: _CollectionIndex, query: Question) -> list[Candidate]:
+    # -- time ------------------------------------------------------------------------------------
+    def today(self) -> date:
+        return self.clock().astimezone(UTC).date()
+
+    def time_filter(self, collection: str, text: str) -> tuple[dates.TimeFilter | None, str]:
+        """What `text` says about time, and the text without those words (see index/dates.py)."""
+        today = self.today()
+        return dates.time_filter(
+            text, today, lambda month: self.store.latest_year_of_month(collection, month, today.isoformat())
+        )
+
+    def _window_chunks(self, collection: str, window: dates.TimeFilter | None) -> np.ndarray | None:
+        """The chunk ids a window allows (None: no window, all of them)."""
+        if window is None or not window.filters:
+            return None
+        first = window.start.isoformat() if window.start else None
+        last = window.end.isoformat() if window.end else None
+        return self.store.chunk_ids_between(collection, first, last)
+
+    def _favour_recent(self, sentences: list[ScoredSentence]) -> list[ScoredSentence]:
+        """Add up to RECENCY_WEIGHT to each sentence's score, in proportion to its article's date among
+        the retrieved articles (newest: all of it, oldest: none)."""
+        days = self.store.article_days(sorted({s.article_id for s in sentences}))
+        ordinals = {a: date.fromisoformat(d[:10]).toordinal() for a, d in days.items()}
+        if not ordinals:
+            return sentences
+        oldest, newest = min(ordinals.values()), max(ordinals.values())
+        span = max(newest - oldest, 1)
+        return [
+            replace(s, score=s.score + RECENCY_WEIGHT * (ordinals.get(s.article_id, oldest) - oldest) / span)
+            for s in sentences
+        ]
+
+    # -- retrieval ------------------------------------------------------------------------------
+    def _retrieve(self, state: _CollectionIndex, query: Question, allowed: np.ndarray | None = None) -> list[Candidate]:
+        """Hybrid candidates: FAISS and BM25 fused. With `allowed`, only those chunk ids are searched."""
         depth = self.scoring.candidates
         lexical = state.lexical
+        params = None
+        if allowed is not None:
+            params = faiss.SearchParameters()
+            params.sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
         with state.lock:
-            dense_ids, dense_scores = state.vectors.search(query.vector, depth)
+            dense_ids, dense_scores = state.vectors.search(query.vector, depth, params)
         all_bm25 = lexical.scores(query.terms)
+        if allowed is not None and len(all_bm25):
+            all_bm25 = np.where(np.isin(lexical.ids, allowed), all_bm25, 0.0)
         if len(all_bm25) and all_bm25.max() > 0:
             top = np.argpartition(-all_bm25, min(depth, len(all_bm25) - 1))[:depth]
             top = top[all_bm25[top] > 0]
@@ -802,6 +894,112 @@ class Engine:
             summary=verified.text,
             dropped=verified.dropped,
         )
+
+    def summarize_topic(
+        self, collection: str, topic: str, *, since: date | None = None, sentences: int = 5
+    ) -> TopicSummary:
+        """The central, non-repeating sentences across the articles about a topic, each cited, ordered by
+        date then position. Articles are found as for a question (hybrid retrieval, the same abstention);
+        time words in the topic ("this week") or `since` limit the articles' dates."""
+        self.check_collection(collection)
+        topic = self.check_question(topic)
+        n = max(1, min(sentences, 20))
+        self.embedder.load()
+        started = time.perf_counter()
+        window, text = self.time_filter(collection, topic)
+        if since is not None:
+            start = max(since, window.start) if window and window.start else since
+            window = dates.TimeFilter(f"since {since.isoformat()}", start, window.end if window else None)
+        allowed = self._window_chunks(collection, window)
+        bounds = {
+            "since": window.start.isoformat() if window and window.start else None,
+            "until": window.end.isoformat() if window and window.end else None,
+        }
+
+        def not_covered(related: Iterable[ArticleRef] = (), why: str = NOT_COVERED) -> TopicSummary:
+            took = (time.perf_counter() - started) * 1000
+            return TopicSummary(topic, (), tuple(related), True, why, took_ms=took, **bounds)
+
+        state = self._index(collection)
+        if len(state.vectors) == 0:
+            return not_covered(why="There are no articles here yet, so the articles don't cover this.")
+        if allowed is not None and len(allowed) == 0:
+            assert window is not None
+            return not_covered(why=f"None of the articles is dated {window.describe()}, so they don't cover this.")
+        query = analyse_question(text, self.embedder.encode([text])[0])
+        candidates = self._retrieve(state, query, allowed)
+        with self.store.snapshot():
+            scored, _, chunk_scores = self._score_sentences(state, candidates, query)
+            best = max(scored, key=lambda s: s.score) if scored else None
+            if best is None or answer_confidence(query, best, self.scoring) < self.settings.abstain_threshold:
+                return not_covered(self._related(candidates, chunk_scores))
+            by_article: dict[int, float] = {}
+            for sentence in scored:
+                by_article[sentence.article_id] = max(by_article.get(sentence.article_id, -np.inf), sentence.score)
+            members = [
+                a
+                for a, score in sorted(by_article.items(), key=lambda kv: -kv[1])
+                if score >= best.score - TOPIC_MARGIN
+            ]
+            members = members[:TOPIC_ARTICLES]
+            rows = self.store.article_texts(members)
+            pool = [(a, *r) for a in members for r in self.store.sentences(a) if r[3]]
+            matrix = np.vstack([p[5] for p in pool])
+            positions = np.array([p[1] for p in pool], dtype=np.float32)
+            chosen = stories.pick(matrix, stories.topic_relevance(matrix, query.vector, positions), n)
+        days = self.store.article_days(members)
+        chosen.sort(key=lambda i: (days.get(pool[i][0], ""), pool[i][0], pool[i][1]))
+        cited = tuple(self._cited(rows[pool[i][0]], pool[i][2], pool[i][3]) for i in chosen)
+        used = list(dict.fromkeys(c.article_id for c in cited))
+        articles = tuple(ArticleRef(a, rows[a].title, rows[a].url, rows[a].published) for a in used)
+        took = (time.perf_counter() - started) * 1000
+        return TopicSummary(topic, cited, articles, took_ms=took, **bounds)
+
+    def digest(self, collection: str, days: int = 7) -> Digest:
+        """The articles added or published in the last `days` days (today included), grouped by story
+        (near-duplicates and follow-ups together), each story with a one- or two-sentence lead; newest first."""
+        self.check_collection(collection)
+        if not 1 <= days <= MAX_DIGEST_DAYS:
+            raise InvalidInput(f"A digest covers 1 to {MAX_DIGEST_DAYS} days, not {days}.")
+        today = self.today()
+        first = today - timedelta(days=days - 1)
+        rows = self.store.articles_since(collection, first.isoformat(), today.isoformat())
+        day = {r.id: dates.article_day(r.published, r.added) for r in rows}
+        rows = sorted(rows, key=lambda r: (day[r.id], r.id), reverse=True)[:MAX_DIGEST_ARTICLES]
+        vectors = self.store.article_vectors([r.id for r in rows])
+        rows = [r for r in rows if r.id in vectors]  # an article always has chunks; guard against a race
+        if not rows:
+            return Digest(days, first.isoformat(), today.isoformat(), ())
+        matrix = np.vstack([vectors[r.id] for r in rows])
+        groups = stories.cluster(matrix)
+        texts = self.store.article_texts([r.id for r in rows])
+        found: list[Story] = []
+        for group in groups:  # indexes into rows, which is newest first, so each group is newest first too
+            members = [rows[i] for i in group]
+            lead = self._story_lead([texts[r.id] for r in members])
+            found.append(Story(lead, tuple(_article(r) for r in members)))
+        found.sort(key=lambda story: (day[story.articles[0].id], story.articles[0].id), reverse=True)
+        return Digest(days, first.isoformat(), today.isoformat(), tuple(found))
+
+    def _story_lead(self, members: list[ArticleRow]) -> tuple[CitedSentence, ...]:
+        """One sentence for a story of one article, two for a story told by several: the most central of
+        the first LEAD_POOL sentences of each article, never the same sentence twice."""
+        pool = [
+            (row, *r)
+            for row in members
+            for r in [r for r in self.store.sentences(row.id, 0, LEAD_POOL * 3) if r[3]][:LEAD_POOL]
+        ]
+        if not pool:
+            return ()
+        matrix = np.vstack([p[5] for p in pool])
+        positions = np.array([p[1] for p in pool], dtype=np.float32)
+        chosen = stories.pick(matrix, stories.centrality(matrix, positions), 1 if len(members) == 1 else 2)
+        chosen.sort(key=lambda i: (pool[i][0].published or pool[i][0].added, pool[i][0].id, pool[i][1]))
+        return tuple(self._cited(pool[i][0], pool[i][2], pool[i][3]) for i in chosen)
+
+    @staticmethod
+    def _cited(row: ArticleRow, start: int, end: int) -> CitedSentence:
+        return CitedSentence(row.text[start:end], row.id, row.title, row.url, row.published, start, end)
 
 
 def _central_sentences(matrix: np.ndarray, n: int) -> list[int]:

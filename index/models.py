@@ -171,3 +171,82 @@ class Summary:
             "summary": self.summary,
             "dropped": [d.to_json() for d in self.dropped],
         }
+
+
+@dataclass(frozen=True)
+class CitedSentence:
+    """A verbatim sentence of an article (text == article_text[start:end]) with what is needed to cite it."""
+
+    text: str
+    article_id: int
+    title: str
+    url: str | None
+    published: str | None
+    start: int
+    end: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TopicSummary:
+    """Central, non-repeating sentences across the articles about a topic, ordered by date then position.
+    `abstained` when the articles don't cover the topic (then `message` says so and `articles` holds the
+    closest ones); `since`/`until` are the window searched, if any (ISO dates)."""
+
+    topic: str
+    sentences: tuple[CitedSentence, ...]
+    articles: tuple[ArticleRef, ...]
+    abstained: bool = False
+    message: str = ""
+    since: str | None = None
+    until: str | None = None
+    took_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "sentences": [s.to_json() for s in self.sentences],
+            "articles": [a.to_json() for a in self.articles],
+            "abstained": self.abstained,
+            "message": self.message,
+            "since": self.since,
+            "until": self.until,
+            "took_ms": round(self.took_ms, 1),
+        }
+
+
+@dataclass(frozen=True)
+class Story:
+    """Articles about one story (near-duplicates and follow-ups), newest first, with a short extractive lead."""
+
+    lead: tuple[CitedSentence, ...]
+    articles: tuple[Article, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lead": [s.to_json() for s in self.lead], "articles": [a.to_json() for a in self.articles]}
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The articles added or published from `since` to `until` (ISO dates, inclusive), grouped by story,
+    newest story first."""
+
+    days: int
+    since: str
+    until: str
+    stories: tuple[Story, ...]
+
+    @property
+    def article_count(self) -> int:
+        return sum(len(s.articles) for s in self.stories)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "days": self.days,
+            "since": self.since,
+            "until": self.until,
+            "articles": self.article_count,
+            "stories": [s.to_json() for s in self.stories],
+        }

@@ -77,7 +77,22 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX feedback_user ON feedback (user_id);
     """,
+    # 3: scheduled digests, one per collection; `last_period` makes each period's post happen at most once.
+    """
+    CREATE TABLE digest_schedules (
+        collection TEXT PRIMARY KEY,
+        target TEXT NOT NULL,
+        weekday INTEGER NOT NULL CHECK (weekday BETWEEN 0 AND 6),
+        minute_of_day INTEGER NOT NULL CHECK (minute_of_day BETWEEN 0 AND 1439),
+        days INTEGER NOT NULL,
+        created TEXT NOT NULL,
+        last_period TEXT
+    );
+    """,
 )
+
+# An article's day for time windows: its publication date when known, else the day it was added.
+ARTICLE_DAY = "coalesce(published, substr(added, 1, 10))"
 
 
 @dataclass(frozen=True)
@@ -281,6 +296,60 @@ class Store:
         return (
             self._connect().execute("SELECT count(*) FROM articles WHERE collection = ?", (collection,)).fetchone()[0]
         )
+
+    def chunk_ids_between(self, collection: str, first: str | None, last: str | None) -> np.ndarray:
+        """Ids of the chunks of articles whose day (ARTICLE_DAY) is within first..last (ISO dates, inclusive)."""
+        rows = self._connect().execute(
+            f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.collection = ?"
+            f" AND {ARTICLE_DAY} BETWEEN ? AND ?",
+            (collection, first or "0000-00-00", last or "9999-99-99"),
+        )
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def latest_year_of_month(self, collection: str, month: int, up_to: str) -> int | None:
+        """The latest year (up to the ISO date `up_to`) in which the collection has articles from `month`."""
+        row = (
+            self._connect()
+            .execute(
+                f"SELECT max(substr({ARTICLE_DAY}, 1, 4)) FROM articles WHERE collection = ?"
+                f" AND substr({ARTICLE_DAY}, 6, 2) = ? AND {ARTICLE_DAY} <= ?",
+                (collection, f"{month:02d}", up_to),
+            )
+            .fetchone()
+        )
+        return int(row[0]) if row and row[0] else None
+
+    def article_days(self, ids: Sequence[int]) -> dict[int, str]:
+        """id → the article's day (ARTICLE_DAY), for favouring newer articles."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._connect().execute(f"SELECT id, {ARTICLE_DAY} FROM articles WHERE id IN ({marks})", tuple(ids))
+        return dict(rows.fetchall())
+
+    def articles_since(self, collection: str, first: str, last: str) -> list[ArticleRow]:
+        """Articles (without text) added, or published, within first..last (ISO dates, inclusive)."""
+        rows = self._connect().execute(
+            "SELECT a.id, a.collection, a.title, a.url, a.published, a.added, '', a.content_hash, a.body_end,"
+            " (SELECT count(*) FROM chunks c WHERE c.article_id = a.id)"
+            " FROM articles a WHERE a.collection = ?"
+            " AND (substr(a.added, 1, 10) BETWEEN ? AND ? OR a.published BETWEEN ? AND ?) ORDER BY a.id",
+            (collection, first, last, first, last),
+        )
+        return [ArticleRow(*r) for r in rows]
+
+    def article_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """id → the normalised mean of the article's chunk vectors (what the article is about, as a whole)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        sums: dict[int, np.ndarray] = {}
+        for article_id, blob in self._connect().execute(
+            f"SELECT article_id, vector FROM chunks WHERE article_id IN ({marks})", tuple(ids)
+        ):
+            vector = np.frombuffer(blob, dtype=np.float32)
+            sums[article_id] = sums[article_id] + vector if article_id in sums else vector.copy()
+        return {i: v / (np.linalg.norm(v) or 1.0) for i, v in sums.items()}
 
     def article_texts(self, ids: Sequence[int]) -> dict[int, ArticleRow]:
         if not ids:
