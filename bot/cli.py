@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from index.errors import BylineError, InvalidInput
@@ -63,10 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("-k", type=int, default=None, metavar="N", help="at most N quotes (default 3)")
 
-    summary = command("summary", "extractive summary of one article")
-    summary.add_argument("article_id", type=int, metavar="ARTICLE_ID")
-    summary.add_argument("--sentences", type=int, default=3, metavar="N", help="number of sentences (default 3)")
+    summary = command("summary", "extractive summary of one article, or of a topic across articles (--topic)")
+    summary.add_argument("article_id", type=int, nargs="?", metavar="ARTICLE_ID")
+    summary.add_argument("--topic", help="summarise what the articles say about this topic, citing each sentence")
+    summary.add_argument("--since", metavar="DATE", help="with --topic: only articles dated on or after DATE")
+    summary.add_argument(
+        "--sentences", type=int, default=None, metavar="N", help="number of sentences (default 3; 5 with --topic)"
+    )
 
+    digest = command("digest", "the articles of the last days, grouped by story, newest first, each with a lead")
+    digest.add_argument(
+        "--days", type=int, default=7, metavar="N", help="how many days back, today included (default 7)"
+    )
     command("list", "list the articles in the collection")
     remove = command("remove", "remove an article, its chunks, vectors and lexical entries")
     remove.add_argument("article_id", type=int, metavar="ARTICLE_ID")
@@ -140,10 +149,32 @@ def cmd_ask(engine: Engine, args: argparse.Namespace, collection: str) -> int:
 def cmd_summary(engine: Engine, args: argparse.Namespace, collection: str) -> int:
     from bot import render
 
-    if args.sentences < 1:
+    if args.sentences is not None and args.sentences < 1:
         raise InvalidInput("--sentences must be at least 1.")
-    summary = engine.summarize(collection, args.article_id, args.sentences)
-    _emit(args, summary.to_json(), render.summary_text(summary))
+    if args.topic is None:
+        if args.since:
+            raise InvalidInput("--since applies to --topic summaries.")
+        summary = engine.summarize(collection, args.article_id, args.sentences or 3)
+        _emit(args, summary.to_json(), render.summary_text(summary))
+        return EXIT_OK
+    from index.chunking import parse_date
+
+    since = None
+    if args.since:
+        parsed = parse_date(args.since)
+        if parsed is None:
+            raise InvalidInput(f"--since must be a date like 2024-03-14, not {args.since!r}.")
+        since = date.fromisoformat(parsed)
+    topic = engine.summarize_topic(collection, args.topic, since=since, sentences=args.sentences or 5)
+    _emit(args, topic.to_json(), render.topic_summary_text(topic))
+    return EXIT_OK
+
+
+def cmd_digest(engine: Engine, args: argparse.Namespace, collection: str) -> int:
+    from bot import render
+
+    digest = engine.digest(collection, args.days)
+    _emit(args, digest.to_json(), render.digest_text(digest))
     return EXIT_OK
 
 
@@ -205,6 +236,7 @@ COMMANDS = {
     "add": cmd_add,
     "ask": cmd_ask,
     "summary": cmd_summary,
+    "digest": cmd_digest,
     "list": cmd_list,
     "remove": cmd_remove,
     "reindex": cmd_reindex,
@@ -216,6 +248,8 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with 2 on a usage error
+    if args.command == "summary" and (args.article_id is None) == (args.topic is None):
+        parser.error("summary takes either an ARTICLE_ID or --topic TEXT")
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-COGS = ("bot.cogs.asking", "bot.cogs.articles")
+COGS = ("bot.cogs.asking", "bot.cogs.articles", "bot.cogs.digests")
 GENERIC_ERROR = "Something went wrong on my side; the bot's operator can find the details in its log."
 
 

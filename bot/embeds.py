@@ -11,7 +11,7 @@ from urllib.parse import quote as percent
 import discord
 
 from index.engine import NO_ANSWER, citation_numbers
-from index.models import AddResult, Answer, Article, Summary
+from index.models import AddResult, Answer, Article, CitedSentence, Digest, Story, Summary, TopicSummary
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT = 256
@@ -200,6 +200,85 @@ def article_list_embed(articles: Sequence[Article], page: int, page_size: int) -
     )
     embed.set_footer(text=f"Page {page + 1} of {pages} · {len(articles):,} articles")
     return embed
+
+
+def _cited_block(sentence: CitedSentence, number: int, budget: int) -> str:
+    body = trim(escape(" ".join(sentence.text.split())), budget)
+    link = fragment_link(sentence.url, sentence.text)
+    marker = f"[[{number}]]({link})" if link else f"[{number}]"
+    return f"> {body} {marker}" + (f" · {sentence.published}" if sentence.published else "")
+
+
+def topic_summary_embed(summary: TopicSummary) -> discord.Embed:
+    """A topic summary: each sentence a block quote with its numbered link and date, then the sources."""
+    window = f" · {summary.since or '…'} to {summary.until or '…'}" if summary.since or summary.until else ""
+    footer = f"{summary.took_ms:.0f} ms{window}"
+    if summary.abstained:
+        embed = discord.Embed(
+            title=trim(summary.topic, TITLE_LIMIT), description=escape(summary.message), colour=ABSTAIN_COLOUR
+        )
+        if summary.articles:
+            lines = [
+                _source_line(n, a.title, a.url, a.published, a.article_id) for n, a in enumerate(summary.articles, 1)
+            ]
+            embed.add_field(name="Closest articles", value=trim("\n".join(lines), FIELD_LIMIT), inline=False)
+        embed.set_footer(text=footer)
+        return embed
+    numbers = {a.article_id: n for n, a in enumerate(summary.articles, start=1)}
+    budget = max(200, (DESCRIPTION_LIMIT - 60 * len(summary.sentences)) // max(1, len(summary.sentences)))
+    blocks = [_cited_block(s, numbers[s.article_id], budget) for s in summary.sentences]
+    embed = discord.Embed(
+        title=trim(summary.topic, TITLE_LIMIT),
+        description=trim("\n\n".join(blocks), DESCRIPTION_LIMIT),
+        colour=ANSWER_COLOUR,
+    )
+    sources = [_source_line(n, a.title, a.url, a.published, a.article_id) for n, a in enumerate(summary.articles, 1)]
+    embed.add_field(name="Sources", value=trim("\n".join(sources), FIELD_LIMIT), inline=False)
+    across = f"Across {len(summary.articles)} article{'s' if len(summary.articles) != 1 else ''}"
+    embed.set_footer(text=trim(f"{across} · {footer} · every sentence is quoted verbatim", FOOTER_LIMIT))
+    return fit(embed)
+
+
+def _story_field(number: int, story: Story) -> tuple[str, str]:
+    lead = [_cited_block(s, number, 350) for s in story.lead]
+    links = []
+    for article in story.articles:
+        title = escape(trim(article.title, 80))
+        when = article.published or article.added[:10]
+        links.append(f"• {f'[{title}]({article.url})' if article.url else f'{title} (#{article.id})'} · {when}")
+    value = "\n".join(lead + links)
+    if len(value) > FIELD_LIMIT:  # many articles in one story: keep the lead, shorten the list
+        more = len(story.articles)
+        while links and len("\n".join([*lead, *links, f"… and {more - len(links)} more"])) > FIELD_LIMIT:
+            links.pop()
+        value = "\n".join([*lead, *links, f"… and {more - len(links)} more"])
+    return trim(f"{number}. {story.articles[0].title}", TITLE_LIMIT), trim(value, FIELD_LIMIT)
+
+
+def digest_embeds(digest: Digest, per_page: int = 5) -> list[discord.Embed]:
+    """The digest as pages of `per_page` stories, each a field: its lead quoted, then its articles."""
+    title = f"Digest: {digest.since} to {digest.until}"
+    articles = f"{digest.article_count:,} article" + ("s" if digest.article_count != 1 else "")
+    stories = f"{len(digest.stories):,} stor" + ("ies" if len(digest.stories) != 1 else "y")
+    summary = f"{articles} in {stories}, newest first."
+    if not digest.stories:
+        return [
+            discord.Embed(
+                title=title, description="No articles were added or published in these days.", colour=ABSTAIN_COLOUR
+            )
+        ]
+    pages = []
+    count = -(-len(digest.stories) // per_page)
+    for page in range(count):
+        embed = discord.Embed(title=title, description=summary, colour=ANSWER_COLOUR)
+        for number, story in enumerate(
+            digest.stories[page * per_page : (page + 1) * per_page], start=page * per_page + 1
+        ):
+            name, value = _story_field(number, story)
+            embed.add_field(name=name, value=value, inline=False)
+        embed.set_footer(text=f"Page {page + 1} of {count} · every lead is quoted verbatim from the articles")
+        pages.append(fit(embed))
+    return pages
 
 
 def error_embed(sentence: str) -> discord.Embed:

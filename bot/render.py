@@ -3,8 +3,10 @@ objects). Quotes are shown verbatim; only the decoration around them is ours."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from index.engine import citation_numbers
-from index.models import AddResult, Answer, Article, Quote, Summary
+from index.models import AddResult, Answer, Article, CitedSentence, Digest, Quote, Summary, TopicSummary
 
 
 def source_line(number: int, title: str, url: str | None, published: str | None, article_id: int) -> str:
@@ -57,3 +59,44 @@ def article_line(article: Article) -> str:
     date = article.published or "—"
     where = f"  {article.url}" if article.url else ""
     return f"#{article.id:<5} {date:10}  {article.title}  ({article.chunks} chunks){where}"
+
+
+def cited_sentence_line(number: int, sentence: CitedSentence) -> str:
+    date = f" ({sentence.published})" if sentence.published else ""
+    return f"“{sentence.text}” [{number}]{date}"
+
+
+def _sources(sentences: Sequence[CitedSentence]) -> tuple[list[int], list[str]]:
+    """Citation numbers per article in order of first appearance, and the source lines."""
+    numbers: dict[int, int] = {}
+    lines: list[str] = []
+    for s in sentences:
+        if s.article_id not in numbers:
+            numbers[s.article_id] = len(numbers) + 1
+            lines.append(source_line(numbers[s.article_id], s.title, s.url, s.published, s.article_id))
+    return [numbers[s.article_id] for s in sentences], lines
+
+
+def topic_summary_text(summary: TopicSummary) -> str:
+    if summary.abstained:
+        closest = "; ".join(f"“{a.title}” (#{a.article_id})" for a in summary.articles)
+        return summary.message + (f" The closest articles are {closest}." if closest else "")
+    numbers, sources = _sources(summary.sentences)
+    lines = [f"{summary.topic}:"]
+    lines += [cited_sentence_line(n, s) for n, s in zip(numbers, summary.sentences, strict=True)]
+    return "\n".join([*lines, "", *sources])
+
+
+def digest_text(digest: Digest) -> str:
+    head = f"Digest {digest.since} to {digest.until}: {digest.article_count} articles, {len(digest.stories)} stories"
+    if not digest.stories:
+        return f"No articles were added or published from {digest.since} to {digest.until}."
+    blocks = [head]
+    for number, story in enumerate(digest.stories, start=1):
+        lines = [f"{number}. {story.articles[0].title}"]
+        lines += [f"   “{s.text}”" for s in story.lead]
+        for article in story.articles:
+            when = article.published or article.added[:10]
+            lines.append(f"   - {article.title} ({when}) — {article.url or f'article #{article.id}'}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

@@ -138,10 +138,6 @@ def time_filter(
     return found, rest if re.search(r"\w{3,}", _strip_question_words(rest)) else text
 
 
-def since_filter(since: date, today: date) -> TimeFilter:
-    return TimeFilter(f"since {since.isoformat()}", since, max(today, since))
-
-
 def _named(which: str, today: date, phrase: str) -> TimeFilter:
     which = " ".join(which.split())
     if which in ("today", "tonight", "this morning"):

@@ -51,6 +51,7 @@ from index.models import (
     SummarySentence,
     TopicSummary,
 )
+from index.schedule import DigestSchedules
 from index.settings import EngineSettings
 from index.store import ArticleRow, NewArticle, Store
 from index.vectors import VectorIndex
@@ -130,6 +131,7 @@ class Engine:
         self.scoring = scoring
         self.store = Store(Path(self.settings.data_dir) / "byline.sqlite3")
         self.feedback = FeedbackLog(self.store)
+        self.schedules = DigestSchedules(self.store)
         self._indexes: dict[str, _CollectionIndex] = {}
         self._index_lock = threading.Lock()
         self._write_lock = threading.RLock()
@@ -396,6 +398,7 @@ class Engine:
                 model=self.embedder.name,
                 dimension=self.embedder.dimension,
                 replace_id=by_url.id if by_url else None,
+                added=self.clock().astimezone(UTC).replace(microsecond=0).isoformat(),
             )
             revision = self.store.revision(collection)
             self._apply(collection, revision, removed, added, new.chunk_vectors, chunk_texts, save=False)
@@ -909,7 +912,8 @@ class Engine:
         window, text = self.time_filter(collection, topic)
         if since is not None:
             start = max(since, window.start) if window and window.start else since
-            window = dates.TimeFilter(f"since {since.isoformat()}", start, window.end if window else None)
+            end = window.end if window and window.end else max(since, self.today())
+            window = dates.TimeFilter(f"since {since.isoformat()}", start, end)
         allowed = self._window_chunks(collection, window)
         bounds = {
             "since": window.start.isoformat() if window and window.start else None,

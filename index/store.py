@@ -363,10 +363,18 @@ class Store:
         return {r[0]: ArticleRow(*r) for r in rows}
 
     def save_article(
-        self, collection: str, new: NewArticle, *, model: str, dimension: int, replace_id: int | None = None
+        self,
+        collection: str,
+        new: NewArticle,
+        *,
+        model: str,
+        dimension: int,
+        replace_id: int | None = None,
+        added: str | None = None,
     ) -> tuple[int, list[int], list[int]]:
         """Insert (or replace the content of `replace_id`) in one transaction, recording which model
-        made the vectors if nothing has yet. Returns (article id, chunk ids removed, chunk ids added)."""
+        made the vectors if nothing has yet. Returns (article id, chunk ids removed, chunk ids added).
+        `added` is when (ISO, UTC; default now)."""
         with self.write() as conn:
             conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('model', ?)", (model,))
             conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('dimension', ?)", (str(dimension),))
@@ -375,7 +383,7 @@ class Store:
                 new.title,
                 new.url,
                 new.published,
-                utc_now(),
+                added or utc_now(),
                 new.text,
                 new.content_hash,
                 new.body_end,

@@ -15,12 +15,12 @@ from discord.ext import commands
 
 from bot import embeds
 from bot.cogs.asking import article_choices, resolve_article
+from bot.pages import Pages
 from index import extract
 from index.errors import InvalidInput, human_size
 
 if TYPE_CHECKING:
     from bot.client import Byline
-    from index.models import Article
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 1.0  # seconds between two edits of the "working…" reply (Discord rate-limits edits)
@@ -57,38 +57,6 @@ class Progress:
         async with self.lock:
             self.finished = True
             await self.interaction.edit_original_response(**message)  # type: ignore[arg-type]
-
-
-class ArticlePages(discord.ui.View):
-    """◀ ▶ through /article list (an ephemeral message, so only the moderator who asked sees it)."""
-
-    def __init__(self, articles: list[Article], page_size: int) -> None:
-        super().__init__(timeout=600)
-        self.articles = articles
-        self.page_size = page_size
-        self.page = 0
-        self.pages = max(1, -(-len(articles) // page_size))
-        self._sync()
-
-    def embed(self) -> discord.Embed:
-        return embeds.article_list_embed(self.articles, self.page, self.page_size)
-
-    def _sync(self) -> None:
-        self.previous_page.disabled = self.page == 0
-        self.next_page.disabled = self.page >= self.pages - 1
-
-    async def _turn(self, interaction: discord.Interaction, step: int) -> None:
-        self.page = max(0, min(self.page + step, self.pages - 1))
-        self._sync()
-        await interaction.response.edit_message(embed=self.embed(), view=self)
-
-    @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary, custom_id="byline:list:previous")
-    async def previous_page(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        await self._turn(interaction, -1)
-
-    @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.secondary, custom_id="byline:list:next")
-    async def next_page(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        await self._turn(interaction, +1)
 
 
 @app_commands.guild_only()
@@ -183,7 +151,13 @@ class Articles(commands.GroupCog, group_name="article", group_description="Add, 
         collection = self.bot.collection_for(interaction.guild_id)
         articles = await self.bot.run_engine(self.bot.engine.list_articles, collection)
         articles.reverse()  # newest first
-        view = ArticlePages(articles, self.bot.settings.list_page_size)
+        size = self.bot.settings.list_page_size
+        view = Pages(
+            "list",
+            lambda page: embeds.article_list_embed(articles, page, size),
+            -(-len(articles) // size),
+            interaction.user.id,
+        )
         self.bot.open_views.add(view)
         await interaction.response.send_message(embed=view.embed(), view=view, ephemeral=True)
 

@@ -164,19 +164,42 @@ class Asking(commands.Cog):
         )
         await self.bot.run_engine(self.bot.engine.feedback.attach_message, answer_id, str(message.id))
 
-    @app_commands.command(name="summary", description="A short summary of one article, quoted from it.")
-    @app_commands.describe(article="Start typing a title", sentences="How many sentences (default 3)")
+    @app_commands.command(
+        name="summary", description="Summarise an article, or what the articles say about a topic; all quoted."
+    )
+    @app_commands.describe(
+        article="Start typing a title",
+        topic="A topic across articles, such as 'Belarus' or 'rail strikes this week'",
+        sentences="How many sentences (default 3 for an article, 5 for a topic)",
+    )
     async def summary(
-        self, interaction: discord.Interaction, article: str, sentences: app_commands.Range[int, 1, 10] = 3
+        self,
+        interaction: discord.Interaction,
+        article: str | None = None,
+        topic: str | None = None,
+        sentences: app_commands.Range[int, 1, 10] | None = None,
     ) -> None:
         collection = self.bot.collection_for(interaction.guild_id)
+        if (article is None) == (topic is None):
+            raise InvalidInput("Give either an article or a topic to summarise.")
+        engine = self.bot.engine
+        if topic is not None:
+            topic = engine.check_question(topic)
+            self.bot.cooldown.check(interaction.user.id)
+            await interaction.response.defer(thinking=True)
+            summarised = await self.bot.run_engine(engine.summarize_topic, collection, topic, sentences=sentences or 5)
+            await interaction.followup.send(
+                embed=embeds.topic_summary_embed(summarised), allowed_mentions=discord.AllowedMentions.none()
+            )
+            return
+        assert article is not None
         article_id = await resolve_article(self.bot, collection, article)
         await interaction.response.defer(thinking=True)
 
         def work() -> tuple:
             return (
-                self.bot.engine.summarize(collection, article_id, sentences),
-                self.bot.engine.article(collection, article_id).published,
+                engine.summarize(collection, article_id, sentences or 3),
+                engine.article(collection, article_id).published,
             )
 
         summary, published = await self.bot.run_engine(work)
