@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -321,6 +322,117 @@ def test_summary_autocompletes_titles_and_links_every_sentence(fake: FakeDiscord
         assert line.startswith("• ")
         assert unescape(line[2:]) in text  # no URL on the sample, so the whole line is the sentence
     assert_never_pings(log)
+
+
+def test_summary_by_topic_quotes_across_articles_or_says_they_do_not_cover_it(
+    fake: FakeDiscord, guild_a: str, engine: Engine
+):
+    log = fake.slash("summary", guild_id=guild_a, who=ALICE, topic="Belarus and the war in Ukraine", sentences=3)
+    embed = only(only(fake.wait_result(log))["embeds"])
+    blocks = [b for b in embed["description"].split("\n\n") if b]
+    assert 1 <= len(blocks) <= 3
+    for block in blocks:
+        assert block.startswith("> ")
+        sentence = unescape(re.sub(r" \[\d+\]( · [\d-]+)?$", "", block[2:]))
+        assert any(
+            sentence in engine.article_text(collection(guild_a), a.id)
+            for a in engine.list_articles(collection(guild_a))
+        )
+    assert embed["fields"][0]["name"] == "Sources" and "Belarus" in embed["fields"][0]["value"]
+    assert "quoted verbatim" in embed["footer"]["text"]
+    assert_never_pings(log)
+
+    uncovered = fake.slash("summary", guild_id=guild_a, who=BOB, topic="cryptocurrency regulation in Japan")
+    assert "The articles don't cover this." in text_of(only(fake.wait_result(uncovered)))
+
+    neither = fake.slash("summary", guild_id=guild_a, who=BOB)
+    refusal = only(fake.wait_result(neither))
+    assert refusal["flags"] & EPHEMERAL and "either an article or a topic" in text_of(refusal)
+
+
+def test_digest_pages_through_stories_for_the_member_who_asked(fake: FakeDiscord, guild_a: str, engine: Engine):
+    log = fake.slash("digest", guild_id=guild_a, who=ALICE, days=7)
+    first = only(fake.wait_result(log))
+    embed = only(first["embeds"])
+    stories = engine.digest(collection(guild_a), 7).stories
+    assert len(stories) > 5, "the samples make more than one page"
+    assert embed["title"].startswith("Digest: ") and "Page 1 of 2" in embed["footer"]["text"]
+    assert len(embed["fields"]) == 5
+    assert stories[0].articles[0].title[:40] in unescape(embed["fields"][0]["name"])
+    assert_never_pings(log)
+
+    other = fake.click(first, "byline:digest:next", guild_id=guild_a, who=BOB)
+    assert "belong to the member who asked" in text_of(only(fake.wait_result(other)))
+    turned = fake.click(first, "byline:digest:next", guild_id=guild_a, who=ALICE)
+    fake.wait_result(turned)
+    assert "Page 2 of 2" in turned.callback["data"]["embeds"][0]["footer"]["text"]
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _post_due(running: RunningBot) -> int:
+    """One round of the digest loop, as its timer would run it (the test drives the clock, not time)."""
+    cog = running.bot.get_cog("Digests")
+    return asyncio.run_coroutine_threadsafe(cog.post_due(), running.loop).result(60)  # type: ignore[union-attr]
+
+
+def test_a_scheduled_digest_is_posted_once_a_week_even_across_a_restart(embedder: Embedder, tmp_path: Path):
+    clock = Clock(datetime(2026, 3, 16, 8, 0, tzinfo=UTC))  # a Monday, 08:00
+    fake = FakeDiscord()
+    guild, channel = fake.add_guild("Weekly")
+    fake.start()
+    engine = Engine(EngineSettings(data_dir=tmp_path / "weekly"), embedder, clock=clock)
+    running = RunningBot(fake, engine)
+    try:
+        engine.add_file(collection(guild), SAMPLES / "queensferry-crossing-opening.txt")
+
+        def digests() -> list[dict[str, Any]]:
+            return [
+                m
+                for m in fake.messages.values()
+                if m["channel_id"] == channel and m["embeds"] and m["embeds"][0].get("title", "").startswith("Digest: ")
+            ]
+
+        refused = fake.slash("digest-schedule set", guild_id=guild, who=ALICE, weekday=0, time="09:00")
+        assert "Manage Server" in text_of(only(fake.wait_result(refused)))
+        log = fake.slash(
+            "digest-schedule set", guild_id=guild, who=MODERATOR, permissions=MOD_PERMISSIONS, weekday=0, time="09:00"
+        )
+        assert "Mondays at 09:00 UTC" in text_of(only(fake.wait_result(log)))
+
+        assert _post_due(running) == 0 and digests() == [], "posted before its time"
+        clock.now = datetime(2026, 3, 16, 9, 0, 20, tzinfo=UTC)
+        _post_due(running)
+        (posted,) = digests()
+        assert "Queensferry Crossing" in text_of(posted)
+        assert_no_ping(posted["allowed_mentions"])
+        assert _post_due(running) == 0 and len(digests()) == 1
+
+        running.stop()
+        engine.close()
+        engine = Engine(EngineSettings(data_dir=tmp_path / "weekly"), embedder, clock=clock)
+        running = RunningBot(fake, engine)  # a restart in the same week
+        clock.now = datetime(2026, 3, 18, 9, 0, tzinfo=UTC)
+        assert _post_due(running) == 0 and len(digests()) == 1, "posted twice in one week after a restart"
+
+        clock.now = datetime(2026, 3, 23, 9, 1, tzinfo=UTC)
+        _post_due(running)
+        assert len(digests()) == 2, "the next week's digest was not posted"
+
+        off = fake.slash("digest-schedule off", guild_id=guild, who=MODERATOR, permissions=MOD_PERMISSIONS)
+        assert "off" in text_of(only(fake.wait_result(off)))
+        clock.now = datetime(2026, 3, 30, 9, 1, tzinfo=UTC)
+        assert _post_due(running) == 0 and len(digests()) == 2
+    finally:
+        running.stop()
+        engine.close()
+        fake.stop()
 
 
 # -- moderators -------------------------------------------------------------------------------------
