@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 HELP = """Ask a question, or use a command:
   /list               the articles
   /summary ID [N]     an N-sentence summary of article ID
+  /topic TEXT         what the articles say about a topic, quoted across articles
+  /digest [DAYS]      the last DAYS days' articles (default 7), grouped by story
   /add PATH-or-URL    add a file, a directory or a web page
   /remove ID          remove an article
   /help, /quit"""
@@ -51,6 +53,14 @@ def handle(engine: Engine, collection: str, line: str) -> str | None:
             return f"Removed #{article_id}: {engine.remove(collection, article_id).title}"
         n = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 3
         return render.summary_text(engine.summarize(collection, article_id, n))
+    if command == "topic":
+        if not rest:
+            return "Usage: /topic TEXT"
+        return render.topic_summary_text(engine.summarize_topic(collection, rest))
+    if command == "digest":
+        if rest and not rest.isdigit():
+            return "Usage: /digest [DAYS]"
+        return render.digest_text(engine.digest(collection, int(rest or 7)))
     if command == "add":
         if not rest:
             return "Usage: /add PATH-or-URL"

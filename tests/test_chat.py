@@ -14,6 +14,8 @@ def test_the_chat_ingests_the_samples_on_an_empty_data_dir_and_answers(tmp_path:
             "/list",
             "/summary 1 2",
             "/summary nine",
+            "/topic Belarus",
+            "/digest 3",
             "what is the capital of Peru?",
             "/nonsense",
             "/quit",
@@ -26,6 +28,8 @@ def test_the_chat_ingests_the_samples_on_an_empty_data_dir_and_answers(tmp_path:
     assert "6 articles in collection 'default'" in text
     assert "Oleksii Reznikov" in text
     assert "Usage: /summary ID" in text
+    assert "Belarus:\n“" in text, "the topic summary quotes the Belarus article"
+    assert "Digest " in text and "6 articles" in text, "the samples were all added today"
     assert "The articles don't say." in text
     assert "Unknown command /nonsense" in text
 
