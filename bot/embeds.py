@@ -240,7 +240,10 @@ def topic_summary_embed(summary: TopicSummary) -> discord.Embed:
 
 
 def _story_field(number: int, story: Story) -> tuple[str, str]:
-    lead = [_cited_block(s, number, 350) for s in story.lead]
+    lead = []
+    for sentence in story.lead:  # the article list below is the citation; the arrow jumps to the sentence
+        link = fragment_link(sentence.url, sentence.text)
+        lead.append(f"> {trim(escape(' '.join(sentence.text.split())), 350)}" + (f" [↗]({link})" if link else ""))
     links = []
     for article in story.articles:
         title = escape(trim(article.title, 80))
