@@ -329,31 +329,29 @@ class Store:
                     (*fields, collection),
                 )
                 article_id = int(cursor.lastrowid)
-            conn.executemany(
-                "INSERT INTO sentences (article_id, idx, start, end, quotable, vector) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (article_id, i, s, e, int(q), _blob(new.sentence_vectors[i]))
-                    for i, (s, e, q) in enumerate(new.sentences)
-                ],
-            )
-            added = []
-            for (first, last), vector in zip(new.chunks, new.chunk_vectors, strict=True):
-                cursor = conn.execute(
-                    "INSERT INTO chunks (article_id, collection, first_sentence, last_sentence, start, end, vector)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        article_id,
-                        collection,
-                        first,
-                        last,
-                        new.sentences[first][0],
-                        new.sentences[last][1],
-                        _blob(vector),
-                    ),
-                )
-                added.append(int(cursor.lastrowid))
+            added = self._insert_layout(conn, collection, article_id, new)
             self._bump(conn, collection)
         return article_id, removed, added
+
+    @staticmethod
+    def _insert_layout(conn: sqlite3.Connection, collection: str, article_id: int, new: NewArticle) -> list[int]:
+        """Insert an article's sentences and chunks with their vectors; returns the new chunk ids."""
+        conn.executemany(
+            "INSERT INTO sentences (article_id, idx, start, end, quotable, vector) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (article_id, i, s, e, int(q), _blob(new.sentence_vectors[i]))
+                for i, (s, e, q) in enumerate(new.sentences)
+            ],
+        )
+        added = []
+        for (first, last), vector in zip(new.chunks, new.chunk_vectors, strict=True):
+            cursor = conn.execute(
+                "INSERT INTO chunks (article_id, collection, first_sentence, last_sentence, start, end, vector)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (article_id, collection, first, last, new.sentences[first][0], new.sentences[last][1], _blob(vector)),
+            )
+            added.append(int(cursor.lastrowid))
+        return added
 
     def delete_article(self, collection: str, article_id: int) -> list[int] | None:
         """Delete an article with its sentences and chunks; returns the removed chunk ids (None if absent)."""
@@ -477,3 +475,125 @@ class Store:
             (article_id, first, last),
         )
         return [(i, s, e, bool(q), np.frombuffer(v, dtype=np.float32)) for i, s, e, q, v in rows]
+
+    # -- consistency (index/consistency.py) -----------------------------------------------------
+    def collection_names(self) -> list[str]:
+        """Every collection ever written to, including ones now empty (their caches may still exist)."""
+        rows = self._connect().execute("SELECT name FROM collections UNION SELECT collection FROM articles ORDER BY 1")
+        return [r[0] for r in rows]
+
+    def delete_orphans(self) -> int:
+        """Delete sentences and chunks whose article is gone; returns how many rows went. Foreign keys make
+        such rows impossible unless the file was written with them off, so this is a read when all is well."""
+        conn = self._connect()
+        orphans = ("FROM {table} WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.id = {table}.article_id)").format
+        found = sum(conn.execute(f"SELECT count(*) {orphans(table=t)}").fetchone()[0] for t in ("chunks", "sentences"))
+        if not found:
+            return 0
+        with self.write() as conn:
+            collections = [r[0] for r in conn.execute(f"SELECT DISTINCT collection {orphans(table='chunks')}")]
+            deleted = sum(conn.execute(f"DELETE {orphans(table=t)}").rowcount for t in ("chunks", "sentences"))
+            for collection in collections:
+                self._bump(conn, collection)
+        return deleted
+
+    def chunk_ids(self, collection: str) -> np.ndarray:
+        rows = self._connect().execute("SELECT id FROM chunks WHERE collection = ? ORDER BY id", (collection,))
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def layout_counts(self, collection: str) -> tuple[int, int, int]:
+        """(articles, sentences, chunks) in the collection."""
+        conn = self._connect()
+        articles = self.article_count(collection)
+        (sentences,) = conn.execute(
+            "SELECT count(*) FROM sentences s JOIN articles a ON a.id = s.article_id WHERE a.collection = ?",
+            (collection,),
+        ).fetchone()
+        (chunks,) = conn.execute("SELECT count(*) FROM chunks WHERE collection = ?", (collection,)).fetchone()
+        return articles, sentences, chunks
+
+    def articles_without_layout(self, collection: str) -> list[ArticleRow]:
+        """Articles missing their sentences or their chunks (unanswerable until laid out again)."""
+        rows = self._connect().execute(
+            f"SELECT {self._ARTICLE_COLUMNS} FROM articles a WHERE collection = ?"
+            " AND (NOT EXISTS (SELECT 1 FROM chunks c WHERE c.article_id = a.id)"
+            " OR NOT EXISTS (SELECT 1 FROM sentences s WHERE s.article_id = a.id)) ORDER BY id",
+            (collection,),
+        )
+        return [ArticleRow(*r) for r in rows]
+
+    def bad_vectors(self, collection: str, dimension: int) -> tuple[list[int], list[tuple[int, int]]]:
+        """Chunk ids and (article id, index) sentence keys whose stored vector is not `dimension` finite
+        float32 values of unit length (every stored vector is L2-normalised)."""
+
+        def bad(keys: list, blobs: list[bytes]) -> list:
+            size = 4 * dimension
+            wrong = [k for k, b in zip(keys, blobs, strict=True) if len(b) != size]
+            sized = [(k, b) for k, b in zip(keys, blobs, strict=True) if len(b) == size]
+            if sized:
+                matrix = np.frombuffer(b"".join(b for _, b in sized), dtype=np.float32).reshape(len(sized), dimension)
+                with np.errstate(all="ignore"):
+                    norms = np.linalg.norm(matrix, axis=1)
+                ok = np.isfinite(matrix).all(axis=1) & (np.abs(norms - 1.0) < 1e-3)
+                wrong += [sized[i][0] for i in np.flatnonzero(~ok)]
+            return wrong
+
+        conn = self._connect()
+        chunk_rows = conn.execute("SELECT id, vector FROM chunks WHERE collection = ?", (collection,)).fetchall()
+        sentence_rows = conn.execute(
+            "SELECT s.article_id, s.idx, s.vector FROM sentences s JOIN articles a ON a.id = s.article_id"
+            " WHERE a.collection = ?",
+            (collection,),
+        ).fetchall()
+        chunks = bad([r[0] for r in chunk_rows], [r[1] for r in chunk_rows])
+        sentences = bad([(r[0], r[1]) for r in sentence_rows], [r[2] for r in sentence_rows])
+        return sorted(chunks), sorted(sentences)
+
+    def texts_for(
+        self, chunk_ids: Sequence[int], sentence_keys: Sequence[tuple[int, int]]
+    ) -> tuple[list[str], list[str]]:
+        """The texts of some chunks and sentences, in the order asked, for re-embedding them."""
+        conn = self._connect()
+        chunks = [
+            conn.execute(
+                "SELECT substr(a.text, c.start + 1, c.end - c.start) FROM chunks c"
+                " JOIN articles a ON a.id = c.article_id WHERE c.id = ?",
+                (int(i),),
+            ).fetchone()[0]
+            for i in chunk_ids
+        ]
+        sentences = [
+            conn.execute(
+                "SELECT substr(a.text, s.start + 1, s.end - s.start) FROM sentences s"
+                " JOIN articles a ON a.id = s.article_id WHERE s.article_id = ? AND s.idx = ?",
+                (int(a), int(i)),
+            ).fetchone()[0]
+            for a, i in sentence_keys
+        ]
+        return chunks, sentences
+
+    def update_vectors(
+        self,
+        collection: str,
+        chunk_vectors: Sequence[tuple[int, np.ndarray]],
+        sentence_vectors: Sequence[tuple[int, int, np.ndarray]],
+    ) -> None:
+        """Overwrite some vectors of one collection (repairs), in one transaction."""
+        with self.write() as conn:
+            conn.executemany("UPDATE chunks SET vector = ? WHERE id = ?", [(_blob(v), i) for i, v in chunk_vectors])
+            conn.executemany(
+                "UPDATE sentences SET vector = ? WHERE article_id = ? AND idx = ?",
+                [(_blob(v), a, i) for a, i, v in sentence_vectors],
+            )
+            self._bump(conn, collection)
+
+    def replace_layout(self, collection: str, article_id: int, new: NewArticle) -> list[int]:
+        """Give a stored article new sentences and chunks (its text and metadata untouched), in one
+        transaction; returns the new chunk ids."""
+        with self.write() as conn:
+            conn.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+            conn.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+            conn.execute("UPDATE articles SET body_end = ? WHERE id = ?", (new.body_end, article_id))
+            added = self._insert_layout(conn, collection, article_id, new)
+            self._bump(conn, collection)
+        return added
