@@ -26,6 +26,7 @@ from index.errors import InvalidInput
 
 if TYPE_CHECKING:
     from index.engine import Engine
+    from index.store import ArticleRow
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def _check_collection(engine: Engine, collection: str) -> CollectionCheck:
     return result
 
 
-def _relay(engine: Engine, collection: str, row: Any, result: CollectionCheck) -> None:
+def _relay(engine: Engine, collection: str, row: ArticleRow, result: CollectionCheck) -> None:
     """Lay an article out again from its stored text (its sentences or chunks are missing)."""
     # Plain text was laid out with its first line as the headline exactly when that line became the title.
     first_line = row.text.strip().split("\n", 1)[0].strip()
@@ -154,11 +155,15 @@ def _relay(engine: Engine, collection: str, row: Any, result: CollectionCheck) -
             "%s: removed article %d, which had no chunks and nothing quotable to make them from", collection, row.id
         )
         return
-    vectors = engine.embedder.encode(plan.chunk_texts + plan.sentence_texts)
+    stored = [(start, end, quotable) for _, start, end, quotable, _ in engine.store.sentences(row.id)]
+    keep_sentences = stored == [(start, end, bool(quotable)) for start, end, quotable in plan.new.sentences]
+    # Sentences that are still there as the layout would make them keep their vectors (a damaged one is
+    # caught by the vector check next): only the chunks are embedded.
+    texts = plan.chunk_texts + ([] if keep_sentences else plan.sentence_texts)
+    vectors = engine.embedder.encode(texts)
     n = len(plan.chunk_texts)
-    engine.store.replace_layout(
-        collection, row.id, replace(plan.new, chunk_vectors=vectors[:n], sentence_vectors=vectors[n:])
-    )
+    new = replace(plan.new, chunk_vectors=vectors[:n], sentence_vectors=vectors[n:])
+    engine.store.replace_layout(collection, row.id, new, sentences=not keep_sentences)
     result.articles_relaid.append(row.id)
     log.warning("%s: article %d had lost its sentences or chunks; laid out and embedded again", collection, row.id)
 
@@ -166,6 +171,7 @@ def _relay(engine: Engine, collection: str, row: Any, result: CollectionCheck) -
 def _check_caches(engine: Engine, collection: str, result: CollectionCheck) -> None:
     """Load the caches as a question would; any whose ids differ from SQLite's is rebuilt from SQLite."""
     expected = set(engine.store.chunk_ids(collection).tolist())
+    engine._indexes.pop(collection, None)  # judge the files on disk, not what this process holds
     state = engine._index(collection)
     result.caches_rebuilt = list(state.rebuilt)
     drifted = []

@@ -333,9 +333,14 @@ class Store:
             self._bump(conn, collection)
         return article_id, removed, added
 
-    @staticmethod
-    def _insert_layout(conn: sqlite3.Connection, collection: str, article_id: int, new: NewArticle) -> list[int]:
+    @classmethod
+    def _insert_layout(cls, conn: sqlite3.Connection, collection: str, article_id: int, new: NewArticle) -> list[int]:
         """Insert an article's sentences and chunks with their vectors; returns the new chunk ids."""
+        cls._insert_sentences(conn, article_id, new)
+        return cls._insert_chunks(conn, collection, article_id, new)
+
+    @staticmethod
+    def _insert_sentences(conn: sqlite3.Connection, article_id: int, new: NewArticle) -> None:
         conn.executemany(
             "INSERT INTO sentences (article_id, idx, start, end, quotable, vector) VALUES (?, ?, ?, ?, ?, ?)",
             [
@@ -343,6 +348,9 @@ class Store:
                 for i, (s, e, q) in enumerate(new.sentences)
             ],
         )
+
+    @staticmethod
+    def _insert_chunks(conn: sqlite3.Connection, collection: str, article_id: int, new: NewArticle) -> list[int]:
         added = []
         for (first, last), vector in zip(new.chunks, new.chunk_vectors, strict=True):
             cursor = conn.execute(
@@ -587,13 +595,15 @@ class Store:
             )
             self._bump(conn, collection)
 
-    def replace_layout(self, collection: str, article_id: int, new: NewArticle) -> list[int]:
-        """Give a stored article new sentences and chunks (its text and metadata untouched), in one
-        transaction; returns the new chunk ids."""
+    def replace_layout(self, collection: str, article_id: int, new: NewArticle, *, sentences: bool = True) -> list[int]:
+        """Give a stored article new chunks, and new sentences unless `sentences` is False (its text and
+        metadata untouched), in one transaction; returns the new chunk ids."""
         with self.write() as conn:
             conn.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
-            conn.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+            if sentences:
+                conn.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+                self._insert_sentences(conn, article_id, new)
             conn.execute("UPDATE articles SET body_end = ? WHERE id = ?", (new.body_end, article_id))
-            added = self._insert_layout(conn, collection, article_id, new)
+            added = self._insert_chunks(conn, collection, article_id, new)
             self._bump(conn, collection)
         return added
