@@ -178,10 +178,10 @@ def cmd_reindex(engine: Engine, args: argparse.Namespace, collection: str | None
 
 
 def cmd_check(engine: Engine, args: argparse.Namespace, collection: str | None) -> int:
-    from index.consistency import summary_lines
+    from bot import render
 
     report = engine.check(collection)
-    _emit(args, report.to_json(), "\n".join(summary_lines(report)))
+    _emit(args, report.to_json(), render.check_report_text(report))
     return EXIT_OK  # consistent, or made so; a check that cannot repair raises (exit 1)
 
 

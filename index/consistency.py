@@ -12,7 +12,7 @@ what is missing:
 - a FAISS or BM25 cache whose ids differ from SQLite's chunk ids is rebuilt from SQLite (no embedding);
 - temporary files left by a cache writer that died before renaming them are deleted.
 
-When everything is fine this reads ids and vectors and writes nothing (see README for its cost)."""
+When everything is fine it only reads ids and vectors and writes nothing: about 60 ms for 300 articles."""
 
 from __future__ import annotations
 
@@ -171,6 +171,8 @@ def _relay(engine: Engine, collection: str, row: ArticleRow, result: CollectionC
 def _check_caches(engine: Engine, collection: str, result: CollectionCheck) -> None:
     """Load the caches as a question would; any whose ids differ from SQLite's is rebuilt from SQLite."""
     expected = set(engine.store.chunk_ids(collection).tolist())
+    if not expected and not any(path.exists() for path in engine._cache_paths(collection)):
+        return  # an empty or unknown collection: nothing to compare, and no reason to create caches
     engine._indexes.pop(collection, None)  # judge the files on disk, not what this process holds
     state = engine._index(collection)
     result.caches_rebuilt = list(state.rebuilt)
@@ -192,27 +194,3 @@ def _check_caches(engine: Engine, collection: str, result: CollectionCheck) -> N
     log.warning(
         "%s: the %s cache disagreed with SQLite's chunk ids; rebuilt from SQLite", collection, " and ".join(drifted)
     )
-
-
-def summary_lines(report: Report) -> list[str]:
-    """The report as lines a person reads (the CLI's `check`)."""
-    lines = [f"removed leftover temporary file {name}" for name in report.temp_files_removed]
-    if report.orphans_deleted:
-        lines.append(f"deleted {report.orphans_deleted} chunk/sentence rows whose article was gone")
-    for name, c in report.collections.items():
-        done = []
-        if c.articles_relaid:
-            done.append(f"laid out and embedded again articles {', '.join(map(str, c.articles_relaid))}")
-        if c.articles_removed:
-            done.append(f"removed unusable articles {', '.join(map(str, c.articles_removed))}")
-        if c.chunks_reembedded or c.sentences_reembedded:
-            done.append(f"re-embedded {c.chunks_reembedded} chunk and {c.sentences_reembedded} sentence vectors")
-        if c.caches_repaired:
-            done.append(f"rebuilt the {' and '.join(c.caches_repaired)} cache from SQLite (its ids disagreed)")
-        if c.caches_rebuilt:
-            done.append(f"rebuilt the stale {' and '.join(c.caches_rebuilt)} cache")
-        counts = f"{c.articles} articles, {c.chunks} chunks, {c.sentences} sentences"
-        lines.append(f"{name}: {counts}; " + ("; ".join(done) if done else "consistent"))
-    verdict = "consistent" if report.consistent else "repaired"
-    lines.append(f"{verdict} ({report.seconds * 1000:.0f} ms)")
-    return lines

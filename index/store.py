@@ -532,29 +532,36 @@ class Store:
 
     def bad_vectors(self, collection: str, dimension: int) -> tuple[list[int], list[tuple[int, int]]]:
         """Chunk ids and (article id, index) sentence keys whose stored vector is not `dimension` finite
-        float32 values of unit length (every stored vector is L2-normalised)."""
+        float32 values of unit length (every stored vector is L2-normalised). Reads in batches, so a large
+        collection is never all in memory."""
+        size = 4 * dimension
 
-        def bad(keys: list, blobs: list[bytes]) -> list:
-            size = 4 * dimension
-            wrong = [k for k, b in zip(keys, blobs, strict=True) if len(b) != size]
-            sized = [(k, b) for k, b in zip(keys, blobs, strict=True) if len(b) == size]
-            if sized:
-                matrix = np.frombuffer(b"".join(b for _, b in sized), dtype=np.float32).reshape(len(sized), dimension)
-                with np.errstate(all="ignore"):
-                    norms = np.linalg.norm(matrix, axis=1)
-                ok = np.isfinite(matrix).all(axis=1) & (np.abs(norms - 1.0) < 1e-3)
-                wrong += [sized[i][0] for i in np.flatnonzero(~ok)]
+        def bad(rows: sqlite3.Cursor) -> list:
+            """The keys (every column but the last) of the rows whose vector (the last column) is unsound."""
+            wrong: list = []
+            while batch := rows.fetchmany(4096):
+                keys = [row[0] if len(row) == 2 else tuple(row[:-1]) for row in batch]
+                blobs = [row[-1] for row in batch]
+                wrong += [keys[n] for n, blob in enumerate(blobs) if len(blob) != size]
+                sized = [n for n, blob in enumerate(blobs) if len(blob) == size]
+                if sized:
+                    raw = b"".join(blobs[n] for n in sized)
+                    matrix = np.frombuffer(raw, dtype=np.float32).reshape(len(sized), dimension)
+                    with np.errstate(all="ignore"):
+                        norms = np.linalg.norm(matrix, axis=1)
+                    sound = np.isfinite(matrix).all(axis=1) & (np.abs(norms - 1.0) < 1e-3)
+                    wrong += [keys[sized[i]] for i in np.flatnonzero(~sound)]
             return wrong
 
         conn = self._connect()
-        chunk_rows = conn.execute("SELECT id, vector FROM chunks WHERE collection = ?", (collection,)).fetchall()
-        sentence_rows = conn.execute(
-            "SELECT s.article_id, s.idx, s.vector FROM sentences s JOIN articles a ON a.id = s.article_id"
-            " WHERE a.collection = ?",
-            (collection,),
-        ).fetchall()
-        chunks = bad([r[0] for r in chunk_rows], [r[1] for r in chunk_rows])
-        sentences = bad([(r[0], r[1]) for r in sentence_rows], [r[2] for r in sentence_rows])
+        chunks = bad(conn.execute("SELECT id, vector FROM chunks WHERE collection = ?", (collection,)))
+        sentences = bad(
+            conn.execute(
+                "SELECT s.article_id, s.idx, s.vector FROM sentences s JOIN articles a ON a.id = s.article_id"
+                " WHERE a.collection = ?",
+                (collection,),
+            )
+        )
         return sorted(chunks), sorted(sentences)
 
     def texts_for(
