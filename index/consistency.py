@@ -170,12 +170,15 @@ def _relay(engine: Engine, collection: str, row: ArticleRow, result: CollectionC
 
 def _check_caches(engine: Engine, collection: str, result: CollectionCheck) -> None:
     """Load the caches as a question would; any whose ids differ from SQLite's is rebuilt from SQLite."""
-    expected = set(engine.store.chunk_ids(collection).tolist())
-    if not expected and not any(path.exists() for path in engine._cache_paths(collection)):
+    if not result.chunks and not any(path.exists() for path in engine._cache_paths(collection)):
         return  # an empty or unknown collection: nothing to compare, and no reason to create caches
     engine._indexes.pop(collection, None)  # judge the files on disk, not what this process holds
     state = engine._index(collection)
     result.caches_rebuilt = list(state.rebuilt)
+    with engine.store.snapshot():
+        if engine.store.revision(collection) != state.revision:
+            return  # another process wrote meanwhile: the caches follow its revision on the next question
+        expected = set(engine.store.chunk_ids(collection).tolist())
     drifted = []
     faiss_ids = state.vectors.ids()
     if len(faiss_ids) != len(expected) or set(faiss_ids.tolist()) != expected:
@@ -188,8 +191,7 @@ def _check_caches(engine: Engine, collection: str, result: CollectionCheck) -> N
     for kind in drifted:
         (faiss_path if kind == "faiss" else bm25_path).unlink(missing_ok=True)
     engine._indexes.pop(collection, None)
-    state = engine._index(collection)
-    assert set(state.vectors.ids().tolist()) == expected == set(state.lexical.ids.tolist())
+    engine._index(collection)  # rebuilt from SQLite, which is the truth
     result.caches_repaired = drifted
     log.warning(
         "%s: the %s cache disagreed with SQLite's chunk ids; rebuilt from SQLite", collection, " and ".join(drifted)
