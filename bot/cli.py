@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     remove = command("remove", "remove an article, its chunks, vectors and lexical entries")
     remove.add_argument("article_id", type=int, metavar="ARTICLE_ID")
     command("reindex", "rebuild the FAISS and BM25 caches from SQLite (all collections unless --collection)")
+    command(
+        "check",
+        "verify that SQLite, FAISS and BM25 agree, repairing what does not (all collections unless --collection)",
+    )
     command("run", "chat in the terminal (or connect to Discord when DISCORD_TOKEN is set)")
     feedback = command("feedback", "export members' 👍/👎 votes with the questions and answers they were about")
     feedback.add_argument("--delete-user", metavar="USER_ID", help="delete one member's votes and questions instead")
@@ -204,6 +208,27 @@ def cmd_reindex(engine: Engine, args: argparse.Namespace, collection: str | None
     return EXIT_OK
 
 
+def cmd_check(engine: Engine, args: argparse.Namespace, collection: str | None) -> int:
+    from bot import render
+
+    report = engine.check(collection)
+    _emit(args, report.to_json(), render.check_report_text(report))
+    return EXIT_OK  # consistent, or made so; a check that cannot repair raises (exit 1)
+
+
+def _startup_check(engine: Engine) -> None:
+    """Before a long-running face starts: repair what a crash or outside damage left (logged at WARNING).
+    A model mismatch is only logged here: every question already explains it."""
+    try:
+        report = engine.check()
+    except BylineError as exc:
+        logging.getLogger(__name__).warning("consistency check skipped: %s", exc)
+        return
+    logging.getLogger(__name__).info(
+        "consistency check: %s in %.0f ms", "consistent" if report.consistent else "repaired", report.seconds * 1000
+    )
+
+
 def cmd_run(engine: Engine, args: argparse.Namespace, collection: str) -> int:
     from bot import chat, config
 
@@ -213,7 +238,9 @@ def cmd_run(engine: Engine, args: argparse.Namespace, collection: str) -> int:
 
         if not args.verbose:  # a server process: show connections, refusals and errors by default
             logging.getLogger().setLevel(logging.INFO)
+        _startup_check(engine)
         return client.run(engine, settings)
+    _startup_check(engine)
     return chat.run(engine, collection)
 
 
@@ -240,6 +267,7 @@ COMMANDS = {
     "list": cmd_list,
     "remove": cmd_remove,
     "reindex": cmd_reindex,
+    "check": cmd_check,
     "run": cmd_run,
     "feedback": cmd_feedback,
 }
@@ -259,7 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _Engine.check_collection(args.collection)
         engine = _open_engine(args)
         collection = (
-            args.collection if args.command in ("reindex", "feedback") else (args.collection or DEFAULT_COLLECTION)
+            args.collection
+            if args.command in ("reindex", "check", "feedback")
+            else (args.collection or DEFAULT_COLLECTION)
         )
         try:
             return COMMANDS[args.command](engine, args, collection)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from index.consistency import Report
 from index.engine import citation_numbers
 from index.models import AddResult, Answer, Article, CitedSentence, Digest, Quote, Summary, TopicSummary
 
@@ -100,3 +101,27 @@ def digest_text(digest: Digest) -> str:
             lines.append(f"   - {article.title} ({when}) — {article.url or f'article #{article.id}'}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def check_report_text(report: Report) -> str:
+    """What `python -m bot check` found and repaired."""
+    lines = [f"removed leftover temporary file {name}" for name in report.temp_files_removed]
+    if report.orphans_deleted:
+        lines.append(f"deleted {report.orphans_deleted} chunk/sentence rows whose article was gone")
+    for name, c in report.collections.items():
+        done = []
+        if c.articles_relaid:
+            done.append(f"laid out and embedded again articles {', '.join(map(str, c.articles_relaid))}")
+        if c.articles_removed:
+            done.append(f"removed unusable articles {', '.join(map(str, c.articles_removed))}")
+        if c.chunks_reembedded or c.sentences_reembedded:
+            done.append(f"re-embedded {c.chunks_reembedded} chunk and {c.sentences_reembedded} sentence vectors")
+        if c.caches_repaired:
+            done.append(f"rebuilt the {' and '.join(c.caches_repaired)} cache from SQLite (its ids disagreed)")
+        if c.caches_rebuilt:
+            done.append(f"rebuilt the stale {' and '.join(c.caches_rebuilt)} cache")
+        counts = f"{c.articles} articles, {c.chunks} chunks, {c.sentences} sentences"
+        lines.append(f"{name}: {counts}; " + ("; ".join(done) if done else "consistent"))
+    verdict = "consistent" if report.consistent else "repaired"
+    lines.append(f"{verdict} ({report.seconds * 1000:.0f} ms)")
+    return "\n".join(lines)

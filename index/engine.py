@@ -19,7 +19,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index import chunking, dates, extract, llm, stories
+from index import chunking, consistency, dates, extract, llm, stories
 from index.answer import (
     DEFAULT_SCORING,
     Candidate,
@@ -70,6 +70,7 @@ class _CollectionIndex:
     vectors: VectorIndex
     lexical: LexicalIndex
     tokens: dict[int, list[str]] | None = None  # chunk id → BM25 tokens, filled on first write
+    rebuilt: tuple[str, ...] = ()  # the caches ("faiss", "bm25") rebuilt from SQLite rather than read from files
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -156,9 +157,12 @@ class Engine:
             )
         return name
 
+    @property
+    def cache_dir(self) -> Path:
+        return Path(self.settings.data_dir) / "indexes"
+
     def _cache_paths(self, collection: str) -> tuple[Path, Path]:
-        base = Path(self.settings.data_dir) / "indexes"
-        return base / f"{collection}.faiss", base / f"{collection}.bm25"
+        return self.cache_dir / f"{collection}.faiss", self.cache_dir / f"{collection}.bm25"
 
     def _header(self, collection: str, revision: int) -> dict[str, object]:
         return {"collection": collection, "revision": revision, "model": self.embedder.name}
@@ -187,6 +191,7 @@ class Engine:
             vectors = VectorIndex.load(faiss_path, header)
             lexical = LexicalIndex.load(bm25_path, header)
             tokens = None
+            rebuilt = tuple(name for name, cache in (("faiss", vectors), ("bm25", lexical)) if cache is None)
             if vectors is None:
                 ids, matrix = self.store.chunk_vectors(collection)
                 vectors = VectorIndex(matrix.shape[1] if len(ids) else self.embedder.dimension)
@@ -198,7 +203,7 @@ class Engine:
                 lexical = LexicalIndex(np.fromiter(tokens.keys(), dtype=np.int64), list(tokens.values()))
                 lexical.save(bm25_path, header)
                 log.info("rebuilt BM25 index for %s from SQLite (%d chunks)", collection, len(tokens))
-            current = _CollectionIndex(revision, vectors, lexical, tokens)
+            current = _CollectionIndex(revision, vectors, lexical, tokens, rebuilt=rebuilt)
             self._indexes[collection] = current
             return current
 
@@ -602,6 +607,11 @@ class Engine:
                 counts[name] = len(self._index(name).vectors)
             log.info("reindexed %s (re-embedded %d texts)", counts, reembedded)
             return counts
+
+    def check(self, collection: str | None = None) -> consistency.Report:
+        """Verify that SQLite, FAISS and BM25 agree for one collection or all, repairing what does not
+        (index/consistency.py): faces that run for long call it at start-up, after a crash perhaps."""
+        return consistency.check(self, collection)
 
     def _reembed_all(self) -> int:
         chunks, sentences = self.store.all_texts()

@@ -406,31 +406,37 @@ class Store:
                     (*fields, collection),
                 )
                 article_id = int(cursor.lastrowid)
-            conn.executemany(
-                "INSERT INTO sentences (article_id, idx, start, end, quotable, vector) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (article_id, i, s, e, int(q), _blob(new.sentence_vectors[i]))
-                    for i, (s, e, q) in enumerate(new.sentences)
-                ],
-            )
-            added = []
-            for (first, last), vector in zip(new.chunks, new.chunk_vectors, strict=True):
-                cursor = conn.execute(
-                    "INSERT INTO chunks (article_id, collection, first_sentence, last_sentence, start, end, vector)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        article_id,
-                        collection,
-                        first,
-                        last,
-                        new.sentences[first][0],
-                        new.sentences[last][1],
-                        _blob(vector),
-                    ),
-                )
-                added.append(int(cursor.lastrowid))
+            added = self._insert_layout(conn, collection, article_id, new)
             self._bump(conn, collection)
         return article_id, removed, added
+
+    @classmethod
+    def _insert_layout(cls, conn: sqlite3.Connection, collection: str, article_id: int, new: NewArticle) -> list[int]:
+        """Insert an article's sentences and chunks with their vectors; returns the new chunk ids."""
+        cls._insert_sentences(conn, article_id, new)
+        return cls._insert_chunks(conn, collection, article_id, new)
+
+    @staticmethod
+    def _insert_sentences(conn: sqlite3.Connection, article_id: int, new: NewArticle) -> None:
+        conn.executemany(
+            "INSERT INTO sentences (article_id, idx, start, end, quotable, vector) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (article_id, i, s, e, int(q), _blob(new.sentence_vectors[i]))
+                for i, (s, e, q) in enumerate(new.sentences)
+            ],
+        )
+
+    @staticmethod
+    def _insert_chunks(conn: sqlite3.Connection, collection: str, article_id: int, new: NewArticle) -> list[int]:
+        added = []
+        for (first, last), vector in zip(new.chunks, new.chunk_vectors, strict=True):
+            cursor = conn.execute(
+                "INSERT INTO chunks (article_id, collection, first_sentence, last_sentence, start, end, vector)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (article_id, collection, first, last, new.sentences[first][0], new.sentences[last][1], _blob(vector)),
+            )
+            added.append(int(cursor.lastrowid))
+        return added
 
     def delete_article(self, collection: str, article_id: int) -> list[int] | None:
         """Delete an article with its sentences and chunks; returns the removed chunk ids (None if absent)."""
@@ -554,3 +560,134 @@ class Store:
             (article_id, first, last),
         )
         return [(i, s, e, bool(q), np.frombuffer(v, dtype=np.float32)) for i, s, e, q, v in rows]
+
+    # -- consistency (index/consistency.py) -----------------------------------------------------
+    def collection_names(self) -> list[str]:
+        """Every collection ever written to, including ones now empty (their caches may still exist)."""
+        rows = self._connect().execute("SELECT name FROM collections UNION SELECT collection FROM articles ORDER BY 1")
+        return [r[0] for r in rows]
+
+    def delete_orphans(self) -> int:
+        """Delete sentences and chunks whose article is gone; returns how many rows went. Foreign keys make
+        such rows impossible unless the file was written with them off, so this is a read when all is well."""
+        conn = self._connect()
+        orphans = ("FROM {table} WHERE NOT EXISTS (SELECT 1 FROM articles a WHERE a.id = {table}.article_id)").format
+        found = sum(conn.execute(f"SELECT count(*) {orphans(table=t)}").fetchone()[0] for t in ("chunks", "sentences"))
+        if not found:
+            return 0
+        with self.write() as conn:
+            collections = [r[0] for r in conn.execute(f"SELECT DISTINCT collection {orphans(table='chunks')}")]
+            deleted = sum(conn.execute(f"DELETE {orphans(table=t)}").rowcount for t in ("chunks", "sentences"))
+            for collection in collections:
+                self._bump(conn, collection)
+        return deleted
+
+    def chunk_ids(self, collection: str) -> np.ndarray:
+        rows = self._connect().execute("SELECT id FROM chunks WHERE collection = ? ORDER BY id", (collection,))
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def layout_counts(self, collection: str) -> tuple[int, int, int]:
+        """(articles, sentences, chunks) in the collection."""
+        conn = self._connect()
+        articles = self.article_count(collection)
+        (sentences,) = conn.execute(
+            "SELECT count(*) FROM sentences s JOIN articles a ON a.id = s.article_id WHERE a.collection = ?",
+            (collection,),
+        ).fetchone()
+        (chunks,) = conn.execute("SELECT count(*) FROM chunks WHERE collection = ?", (collection,)).fetchone()
+        return articles, sentences, chunks
+
+    def articles_without_layout(self, collection: str) -> list[ArticleRow]:
+        """Articles missing their sentences or their chunks (unanswerable until laid out again)."""
+        rows = self._connect().execute(
+            f"SELECT {self._ARTICLE_COLUMNS} FROM articles a WHERE collection = ?"
+            " AND (NOT EXISTS (SELECT 1 FROM chunks c WHERE c.article_id = a.id)"
+            " OR NOT EXISTS (SELECT 1 FROM sentences s WHERE s.article_id = a.id)) ORDER BY id",
+            (collection,),
+        )
+        return [ArticleRow(*r) for r in rows]
+
+    def bad_vectors(self, collection: str, dimension: int) -> tuple[list[int], list[tuple[int, int]]]:
+        """Chunk ids and (article id, index) sentence keys whose stored vector is not `dimension` finite
+        float32 values of unit length (every stored vector is L2-normalised). Reads in batches, so a large
+        collection is never all in memory."""
+        size = 4 * dimension
+
+        def bad(rows: sqlite3.Cursor) -> list:
+            """The keys (every column but the last) of the rows whose vector (the last column) is unsound."""
+            wrong: list = []
+            while batch := rows.fetchmany(4096):
+                keys = [row[0] if len(row) == 2 else tuple(row[:-1]) for row in batch]
+                blobs = [row[-1] for row in batch]
+                wrong += [keys[n] for n, blob in enumerate(blobs) if len(blob) != size]
+                sized = [n for n, blob in enumerate(blobs) if len(blob) == size]
+                if sized:
+                    raw = b"".join(blobs[n] for n in sized)
+                    matrix = np.frombuffer(raw, dtype=np.float32).reshape(len(sized), dimension)
+                    with np.errstate(all="ignore"):
+                        norms = np.linalg.norm(matrix, axis=1)
+                    sound = np.isfinite(matrix).all(axis=1) & (np.abs(norms - 1.0) < 1e-3)
+                    wrong += [keys[sized[i]] for i in np.flatnonzero(~sound)]
+            return wrong
+
+        conn = self._connect()
+        chunks = bad(conn.execute("SELECT id, vector FROM chunks WHERE collection = ?", (collection,)))
+        sentences = bad(
+            conn.execute(
+                "SELECT s.article_id, s.idx, s.vector FROM sentences s JOIN articles a ON a.id = s.article_id"
+                " WHERE a.collection = ?",
+                (collection,),
+            )
+        )
+        return sorted(chunks), sorted(sentences)
+
+    def texts_for(
+        self, chunk_ids: Sequence[int], sentence_keys: Sequence[tuple[int, int]]
+    ) -> tuple[list[str], list[str]]:
+        """The texts of some chunks and sentences, in the order asked, for re-embedding them."""
+        conn = self._connect()
+        chunks = [
+            conn.execute(
+                "SELECT substr(a.text, c.start + 1, c.end - c.start) FROM chunks c"
+                " JOIN articles a ON a.id = c.article_id WHERE c.id = ?",
+                (int(i),),
+            ).fetchone()[0]
+            for i in chunk_ids
+        ]
+        sentences = [
+            conn.execute(
+                "SELECT substr(a.text, s.start + 1, s.end - s.start) FROM sentences s"
+                " JOIN articles a ON a.id = s.article_id WHERE s.article_id = ? AND s.idx = ?",
+                (int(a), int(i)),
+            ).fetchone()[0]
+            for a, i in sentence_keys
+        ]
+        return chunks, sentences
+
+    def update_vectors(
+        self,
+        collection: str,
+        chunk_vectors: Sequence[tuple[int, np.ndarray]],
+        sentence_vectors: Sequence[tuple[int, int, np.ndarray]],
+    ) -> None:
+        """Overwrite some vectors of one collection (repairs), in one transaction."""
+        with self.write() as conn:
+            conn.executemany("UPDATE chunks SET vector = ? WHERE id = ?", [(_blob(v), i) for i, v in chunk_vectors])
+            conn.executemany(
+                "UPDATE sentences SET vector = ? WHERE article_id = ? AND idx = ?",
+                [(_blob(v), a, i) for a, i, v in sentence_vectors],
+            )
+            self._bump(conn, collection)
+
+    def replace_layout(self, collection: str, article_id: int, new: NewArticle, *, sentences: bool = True) -> list[int]:
+        """Give a stored article new chunks, and new sentences unless `sentences` is False (its text and
+        metadata untouched), in one transaction; returns the new chunk ids."""
+        with self.write() as conn:
+            conn.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+            if sentences:
+                conn.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+                self._insert_sentences(conn, article_id, new)
+            conn.execute("UPDATE articles SET body_end = ? WHERE id = ?", (new.body_end, article_id))
+            added = self._insert_chunks(conn, collection, article_id, new)
+            self._bump(conn, collection)
+        return added

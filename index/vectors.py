@@ -29,6 +29,10 @@ class VectorIndex:
         if len(ids):
             self.index.remove_ids(np.asarray(ids, dtype=np.int64))
 
+    def ids(self) -> np.ndarray:
+        """Every id held, in insertion order."""
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
     def search(
         self, query: np.ndarray, k: int, params: faiss.SearchParameters | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -72,23 +72,27 @@ def run_cli(*args: str, data_dir: Path, stdin: bytes | None = None, env: dict[st
     import subprocess
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    inherited = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
-    full_env = {
-        **inherited,
-        "BYLINE_DATA_DIR": str(data_dir),
-        "HF_HUB_OFFLINE": "1",
-        "PYTHONPATH": str(REPO),
-        **(env or {}),
-    }
     return subprocess.run(
         # Run outside the repo so that a developer's own .env cannot change what the tests see.
         [sys.executable, "-m", "bot", *args],
         cwd=data_dir.parent,
         input=stdin,
         capture_output=True,
-        env=full_env,
+        env=cli_env(data_dir, env),
         timeout=300,
     )
+
+
+def cli_env(data_dir: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a `python -m bot` child process: this one's, minus any Discord token."""
+    inherited = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
+    return {
+        **inherited,
+        "BYLINE_DATA_DIR": str(data_dir),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(REPO),
+        **(env or {}),
+    }
 
 
 # -- network guards ------------------------------------------------------------------------------
