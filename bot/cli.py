@@ -236,8 +236,8 @@ def cmd_run(engine: Engine, args: argparse.Namespace, collection: str) -> int:
     if settings.token:
         from bot import client
 
-        if not args.verbose:  # a server process: show connections, refusals and errors by default
-            logging.getLogger().setLevel(logging.INFO)
+        if not args.verbose and config.load_logging().level is None:
+            logging.getLogger().setLevel(logging.INFO)  # a server: show connections, refusals and errors
         _startup_check(engine)
         return client.run(engine, settings)
     _startup_check(engine)
@@ -278,9 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)  # exits with 2 on a usage error
     if args.command == "summary" and (args.article_id is None) == (args.topic is None):
         parser.error("summary takes either an ARTICLE_ID or --topic TEXT")
-    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        _setup_logging(args)
         if args.collection is not None:
             from index.engine import Engine as _Engine
 
@@ -300,3 +299,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130
+    except Exception:  # a bug: through the log (formatted, secrets redacted), then the usual exit 1
+        logging.getLogger("bot").exception("python -m bot %s failed", args.command)
+        return EXIT_USER_ERROR
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    """-v / -vv win; else BYLINE_LOG_LEVEL; else WARNING (cmd_run raises it to INFO for Discord)."""
+    from bot import config, logs
+
+    settings = config.load_logging()
+    if args.verbose:
+        level = logging.INFO if args.verbose == 1 else logging.DEBUG
+    else:
+        level = settings.level if settings.level is not None else logging.WARNING
+    logs.setup(level, settings.format, settings.secrets)

@@ -84,11 +84,40 @@ class Config:
         return self.discord.token
 
 
-def load(data_dir: str | None = None) -> Config:
+@dataclass(frozen=True)
+class LogSettings:
+    # None: INFO for a bot connected to Discord, WARNING for one-shot commands (unless -v).
+    level: int | None = None
+    format: str = "text"  # or "json": one object per line
+    # Values never to appear in a log line (bot/logs.py redacts them, and anything shaped like them).
+    secrets: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LogSettings:
+        from bot import logs
+
+        secrets = tuple(env.get(name, "").strip() for name in ("DISCORD_TOKEN", "BYLINE_LLM_API_KEY"))
+        return cls(
+            level=logs.parse_level(env.get("BYLINE_LOG_LEVEL")),
+            format=logs.parse_format(env.get("BYLINE_LOG_FORMAT")),
+            secrets=tuple(s for s in secrets if s),
+        )
+
+
+def load_env() -> None:
+    """Read .env into the environment; a real environment variable wins, so one-off overrides work."""
     from dotenv import load_dotenv
 
-    # A real environment variable wins over .env, so one-off overrides on the command line work.
     load_dotenv(Path.cwd() / ".env", override=False)
+
+
+def load_logging() -> LogSettings:
+    load_env()
+    return LogSettings.from_env(os.environ)
+
+
+def load(data_dir: str | None = None) -> Config:
+    load_env()
     overrides: dict[str, object] = {}
     if data_dir:
         overrides["data_dir"] = Path(data_dir)
