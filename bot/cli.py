@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     command("run", "chat in the terminal (or connect to Discord when DISCORD_TOKEN is set)")
     feedback = command("feedback", "export members' 👍/👎 votes with the questions and answers they were about")
     feedback.add_argument("--delete-user", metavar="USER_ID", help="delete one member's votes and questions instead")
+    command("collections", "list the collections with their article counts and the Discord server of each")
+    purge = command(
+        "purge", "delete a whole collection for good (articles, caches, logged answers and votes); needs --collection"
+    )
+    purge.add_argument("--yes", action="store_true", help="confirm without being asked (required when not a tty)")
     return parser
 
 
@@ -259,6 +264,36 @@ def cmd_feedback(engine: Engine, args: argparse.Namespace, collection: str | Non
     return EXIT_OK
 
 
+def cmd_collections(engine: Engine, args: argparse.Namespace, collection: str | None) -> int:
+    from bot.config import guild_of
+
+    rows = [{**c.to_json(), "guild_id": guild_of(c.name)} for c in engine.collections()]
+    lines = [
+        f"{r['name']:<32} {r['articles']:>6,} articles {r['chunks']:>8,} chunks {r['answers']:>7,} answers "
+        f"{r['votes']:>6,} votes" + (f"  (Discord server {r['guild_id']})" if r["guild_id"] else "")
+        for r in rows
+    ]
+    _emit(args, rows, "\n".join(lines) or "No collections yet.")
+    return EXIT_OK
+
+
+def cmd_purge(engine: Engine, args: argparse.Namespace, collection: str | None) -> int:
+    if not collection:
+        raise InvalidInput("purge needs --collection NAME (`python -m bot collections` lists them).")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise InvalidInput(f"Purging deletes everything in {collection!r} for good: add --yes to confirm.")
+        held = next((c for c in engine.collections() if c.name == collection), None)
+        what = f"{held.articles:,} articles and {held.answers:,} logged answers" if held else "everything"
+        typed = input(f"This deletes {what} in {collection!r} for good. Type the collection name to confirm: ")
+        if typed.strip() != collection:
+            raise InvalidInput("Not confirmed: nothing was deleted.")
+    counts = engine.purge(collection)
+    text = f"purged    {collection}: " + ", ".join(f"{n:,} {kind}" for kind, n in counts.items())
+    _emit(args, {"collection": collection, **counts, "status": "purged"}, text)
+    return EXIT_OK
+
+
 COMMANDS = {
     "add": cmd_add,
     "ask": cmd_ask,
@@ -270,6 +305,8 @@ COMMANDS = {
     "check": cmd_check,
     "run": cmd_run,
     "feedback": cmd_feedback,
+    "collections": cmd_collections,
+    "purge": cmd_purge,
 }
 
 
@@ -285,11 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             _Engine.check_collection(args.collection)
         engine = _open_engine(args)
-        collection = (
-            args.collection
-            if args.command in ("reindex", "check", "feedback")
-            else (args.collection or DEFAULT_COLLECTION)
-        )
+        every_collection = args.command in ("reindex", "check", "feedback", "collections", "purge")  # None = all / required
+        collection = args.collection if every_collection else (args.collection or DEFAULT_COLLECTION)
         try:
             return COMMANDS[args.command](engine, args, collection)
         finally:

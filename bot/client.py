@@ -15,7 +15,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import DiscordSettings
+from bot.config import DiscordSettings, guild_collection
 from index.errors import BylineError
 
 if TYPE_CHECKING:
@@ -95,13 +95,26 @@ class Byline(commands.Bot):
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))
 
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a server (kicked, or the server deleted): its articles and answers are kept, so a
+        mistaken kick loses nothing; deleting them is the operator's decision."""
+        collection = guild_collection(guild.id)
+        log.info(
+            "removed from guild %s (%s): its data is kept in collection %s; to delete it for good run "
+            "`python -m bot purge --collection %s --yes`",
+            guild.id,
+            guild.name,
+            collection,
+            collection,
+        )
+
     async def on_message(self, message: discord.Message) -> None:
         """Mentions are questions, handled by the asking cog's listener; there are no text commands."""
 
     def collection_for(self, guild_id: int | None) -> str:
         """Each server has its own collection; DMs use BYLINE_DM_COLLECTION or are refused."""
         if guild_id is not None:
-            return f"guild-{guild_id}"
+            return guild_collection(guild_id)
         if self.settings.dm_collection:
             return self.settings.dm_collection
         raise NotAvailableHere("I only answer in servers: ask me there, about that server's articles.")

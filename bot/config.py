@@ -12,7 +12,18 @@ from index.errors import InvalidInput
 from index.settings import EngineSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+GUILD_PREFIX = "guild-"  # each Discord server has its own collection, guild-<server id>
 SAMPLE_ARTICLES = REPO_ROOT / "examples" / "articles"
+
+
+def guild_collection(guild_id: int) -> str:
+    return f"{GUILD_PREFIX}{guild_id}"
+
+
+def guild_of(collection: str) -> int | None:
+    """The Discord server a collection belongs to (None for collections made by the CLI or for DMs)."""
+    rest = collection.removeprefix(GUILD_PREFIX)
+    return int(rest) if rest != collection and rest.isdigit() else None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from index.models import (
     Article,
     ArticleRef,
     CitedSentence,
+    CollectionStats,
     Digest,
     Quote,
     Story,
@@ -548,6 +549,25 @@ class Engine:
             self._apply(collection, self.store.revision(collection), removed, [], np.zeros((0, 1)), [])
         log.info("removed article %d from %s", article_id, collection)
         return _article(row)
+
+    def collections(self) -> list[CollectionStats]:
+        """Every collection that holds articles or logged answers, by name, with what it holds."""
+        return [CollectionStats(*row) for row in self.store.collection_stats()]
+
+    def purge(self, collection: str) -> dict[str, int]:
+        """Delete a whole collection for good: its articles, sentences, chunks, cache files, logged answers
+        and votes (one SQLite transaction; the caches are removed after it commits). Returns the rows deleted
+        by kind. Operators only: no chat command reaches this (see `python -m bot purge`)."""
+        self.check_collection(collection)
+        with self._write_lock:
+            counts = self.store.purge(collection)
+            if not any(counts.values()):
+                raise NotFound(f"Collection {collection!r} holds nothing: `python -m bot collections` lists them.")
+            self._indexes.pop(collection, None)
+            for path in self._cache_paths(collection):
+                path.unlink(missing_ok=True)
+        log.info("purged collection %s: %s", collection, counts)
+        return counts
 
     def list_articles(self, collection: str) -> list[Article]:
         self.check_collection(collection)

@@ -65,6 +65,20 @@ class AddResult:
 
 
 @dataclass(frozen=True)
+class CollectionStats:
+    """What one collection holds: its articles and chunks, and the answers logged and votes cast in it."""
+
+    name: str
+    articles: int
+    chunks: int
+    answers: int
+    votes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Quote:
     """A verbatim span of an article: text == article_text[start:end]."""
 

@@ -242,6 +242,43 @@ class Store:
         rows = self._connect().execute("SELECT DISTINCT collection FROM articles ORDER BY collection")
         return [r[0] for r in rows]
 
+    def collection_stats(self) -> list[tuple[str, int, int, int, int]]:
+        """(name, articles, chunks, answers, votes) of every collection holding articles or logged answers."""
+        return (
+            self._connect()
+            .execute(
+                "WITH names AS (SELECT collection AS name FROM articles UNION SELECT collection FROM answers)"
+                " SELECT n.name,"
+                " (SELECT count(*) FROM articles a WHERE a.collection = n.name),"
+                " (SELECT count(*) FROM chunks c WHERE c.collection = n.name),"
+                " (SELECT count(*) FROM answers q WHERE q.collection = n.name),"
+                " (SELECT count(*) FROM feedback f JOIN answers q ON q.id = f.answer_id WHERE q.collection = n.name)"
+                " FROM names n ORDER BY n.name"
+            )
+            .fetchall()
+        )
+
+    def purge(self, collection: str) -> dict[str, int]:
+        """Delete everything a collection holds (articles, sentences, chunks, logged answers, votes) in one
+        transaction; returns how many rows of each went. The revision is bumped, not reset, so that caches
+        anywhere (another process included) see the change."""
+        where_articles = "SELECT id FROM articles WHERE collection = ?"
+        where_answers = "SELECT id FROM answers WHERE collection = ?"
+        with self.write() as conn:
+            deleted = {
+                "votes": conn.execute(f"DELETE FROM feedback WHERE answer_id IN ({where_answers})", (collection,)),
+                "answers": conn.execute("DELETE FROM answers WHERE collection = ?", (collection,)),
+                "sentences": conn.execute(
+                    f"DELETE FROM sentences WHERE article_id IN ({where_articles})", (collection,)
+                ),
+                "chunks": conn.execute("DELETE FROM chunks WHERE collection = ?", (collection,)),
+                "articles": conn.execute("DELETE FROM articles WHERE collection = ?", (collection,)),
+            }
+            counts = {name: cursor.rowcount for name, cursor in deleted.items()}
+            if any(counts.values()):
+                self._bump(conn, collection)
+        return counts
+
     # -- articles -------------------------------------------------------------------------------
     _ARTICLE_COLUMNS = "id, collection, title, url, published, added, text, content_hash, body_end"
 

@@ -6,7 +6,8 @@ discord.py client talks to it exactly as it talks to Discord.
   and a CDN path serving attachments. It validates what Discord validates that matters here (message and
   embed size limits) and answers 400 like Discord when a payload breaks them.
 - The gateway websocket: HELLO, IDENTIFY → READY (session_id, resume_gateway_url, application) and one
-  GUILD_CREATE per guild, heartbeats, then INTERACTION_CREATE and MESSAGE_CREATE pushed by the tests.
+  GUILD_CREATE per guild, heartbeats, then INTERACTION_CREATE, MESSAGE_CREATE and GUILD_DELETE pushed by
+  the tests.
 
 The tests drive it from their own thread with blocking helpers (slash, click, autocomplete, say) that
 return a handle to wait on what the bot did in response."""
@@ -224,6 +225,12 @@ class FakeDiscord:
             "premium_progress_bar_enabled": False,
         }
         return guild_id, channel_id
+
+    def remove_guild(self, guild_id: str) -> None:
+        """The bot is kicked from a guild (or the guild is deleted): GUILD_DELETE without `unavailable`.
+        The guild's channels stay known here, so a test can still send interactions as if it came back."""
+        del self.guilds[guild_id]
+        self.dispatch("GUILD_DELETE", {"id": guild_id})
 
     def _member(self, who: dict[str, Any], permissions: int | None = None) -> dict[str, Any]:
         member = {
