@@ -5,6 +5,7 @@ task in the bot's own event loop measures how late the loop wakes up (its longes
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import time
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ class LoadResult:
     answered_during_ingest: int  # answers shown before the ingest's result was
     ingest_started_before_asks: bool
     refused: list[str] = field(default_factory=list)  # payloads the loopback Discord refused
+    full_collections_ms: list[float] = field(default_factory=list)  # each generation-2 GC during the run
 
     @property
     def longest_stall_ms(self) -> float:
@@ -82,8 +84,20 @@ def run_load(
     """A moderator uploads a long article; once it is being embedded, `members` members each send one /ask.
     Waits for every answer and for the ingest; returns what happened and the loop's wake-up lateness."""
     stalls: list[float] = []
+    collections: list[float] = []
+    started_gc: list[float] = []
+
+    def timed_gc(phase: str, info: dict[str, int]) -> None:  # a full GC holds the GIL: time each one
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            started_gc.append(time.perf_counter())
+        elif started_gc:
+            collections.append((time.perf_counter() - started_gc.pop()) * 1000)
+
     stop = asyncio.Event()
     monitor = asyncio.run_coroutine_threadsafe(_monitor(stalls, stop), running.loop)
+    gc.callbacks.append(timed_gc)
     try:
         began = time.monotonic()
         ingest = add_article(fake, guild, file=("council-review.txt", long_article(paragraphs), "text/plain"))
@@ -115,6 +129,7 @@ def run_load(
 
         fake.wait(progress, timeout=600, what=f"{members} answers and the ingest")
     finally:
+        gc.callbacks.remove(timed_gc)
         running.loop.call_soon_threadsafe(stop.set)
         monitor.result(10)
     assert ingest_end is not None
@@ -128,6 +143,7 @@ def run_load(
         answered_during_ingest=sum(1 for t in shown.values() if t < ingest_end),
         ingest_started_before_asks=ingest_started_before_asks,
         refused=list(fake.errors),
+        full_collections_ms=collections,
     )
 
 

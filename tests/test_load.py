@@ -42,7 +42,8 @@ def test_fifty_members_ask_at_once_while_an_ingest_runs(engine: Engine, caplog: 
         f"\n{MEMBERS} asks during an ingest of {result.ingest_seconds:.1f} s: longest loop stall "
         f"{result.longest_stall_ms:.1f} ms (p99 {np.percentile(result.stalls_ms, 99):.1f} ms over "
         f"{len(result.stalls_ms)} ticks); answer p50 {np.percentile(latencies, 50):.0f} ms, p95 "
-        f"{np.percentile(latencies, 95):.0f} ms; {result.answered_during_ingest} answered before the ingest ended"
+        f"{np.percentile(latencies, 95):.0f} ms; {result.answered_during_ingest} answered before the ingest ended; "
+        f"full GCs during the run (ms): {[round(ms) for ms in result.full_collections_ms]}"
     )
     # the ingest really overlapped the asks
     assert result.ingest_started_before_asks
