@@ -5,6 +5,7 @@ and embeds cannot ping anyway."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from urllib.parse import quote as percent
 
@@ -39,6 +40,17 @@ def trim(text: str, limit: int) -> str:
 
 def escape(text: str) -> str:
     return discord.utils.escape_markdown(text, as_needed=False)
+
+
+_PING = re.compile(r"@(?=everyone|here|[!&]?\d)")
+
+
+def no_pings(text: str) -> str:
+    """@everyone, @here, <@id> and <@&role> with a zero-width space after the @, so they cannot ping even if
+    allowed_mentions were lost. Only for text that is not a verbatim quote (a model's wording, a title in a
+    message's content): quotes stay exactly as the article has them, and every payload already carries
+    AllowedMentions.none()."""
+    return _PING.sub("@\u200b", text)
 
 
 def fragment_link(url: str | None, text: str) -> str | None:
@@ -88,7 +100,7 @@ def answer_embed(answer: Answer, articles_searched: int) -> discord.Embed:
     # Extractive: one number per article. LLM mode: the model's verified text cites [n] = quotes[n-1].
     llm = answer.mode == "llm"
     numbers = list(range(1, len(answer.quotes) + 1)) if llm else citation_numbers(answer.quotes)
-    lead = trim(escape(answer.answer), DESCRIPTION_LIMIT // 3) + "\n\n" if llm else ""
+    lead = trim(escape(no_pings(answer.answer)), DESCRIPTION_LIMIT // 3) + "\n\n" if llm else ""
     sources: dict[int, str] = {}
     for quote, number in zip(answer.quotes, numbers, strict=True):
         sources.setdefault(number, _source_line(number, quote.title, quote.url, quote.published, quote.article_id))
@@ -151,7 +163,7 @@ def summary_embed(summary: Summary, published: str | None = None) -> discord.Emb
     """An extractive summary; every sentence links to its place in the article."""
     if summary.mode == "llm" and summary.summary:
         # The model's verified text, then the article's sentences it cites: [n] is sentences[n-1].
-        lines = [escape(summary.summary), ""]
+        lines = [escape(no_pings(summary.summary)), ""]
         for number, sentence in enumerate(summary.sentences, start=1):
             link = fragment_link(summary.url, sentence.text)
             lines.append(f"> {escape(sentence.text)} " + (f"[[{number}]]({link})" if link else f"[{number}]"))
@@ -177,7 +189,7 @@ def summary_embed(summary: Summary, published: str | None = None) -> discord.Emb
 
 def add_result_line(result: AddResult) -> str:
     verb = {"added": "Added", "updated": "Updated", "duplicate": "Already here (duplicate)"}[result.status]
-    title = escape(trim(result.title, 150))
+    title = escape(no_pings(trim(result.title, 150)))
     chunks = f"{result.chunks} chunk" + ("" if result.chunks == 1 else "s")
     return f"{verb}: **{title}** (#{result.id}, {chunks})"
 

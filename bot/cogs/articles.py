@@ -137,9 +137,8 @@ class Articles(commands.GroupCog, group_name="article", group_description="Add, 
         # Removing rebuilds the keyword index, which can outlast Discord's 3-second window to reply.
         await interaction.response.defer(ephemeral=True, thinking=True)
         removed = await self.bot.run_engine(self.bot.engine.remove, collection, article_id)
-        await interaction.followup.send(
-            f"Removed **{embeds.escape(embeds.trim(removed.title, 150))}** (#{removed.id}).", ephemeral=True
-        )
+        title = embeds.escape(embeds.no_pings(embeds.trim(removed.title, 150)))
+        await interaction.followup.send(f"Removed **{title}** (#{removed.id}).", ephemeral=True)
         log.info("guild %s: removed #%d", interaction.guild_id, removed.id)
 
     @remove.autocomplete("article")
