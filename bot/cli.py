@@ -322,7 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             _Engine.check_collection(args.collection)
         engine = _open_engine(args)
-        every_collection = args.command in ("reindex", "check", "feedback", "collections", "purge")  # None = all / required
+        # these take no collection (all of them) or insist on one given explicitly
+        every_collection = args.command in ("reindex", "check", "feedback", "collections", "purge")
         collection = args.collection if every_collection else (args.collection or DEFAULT_COLLECTION)
         try:
             return COMMANDS[args.command](engine, args, collection)

@@ -551,13 +551,13 @@ class Engine:
         return _article(row)
 
     def collections(self) -> list[CollectionStats]:
-        """Every collection that holds articles or logged answers, by name, with what it holds."""
+        """Every collection that holds articles, logged answers or a digest schedule, by name, with counts."""
         return [CollectionStats(*row) for row in self.store.collection_stats()]
 
     def purge(self, collection: str) -> dict[str, int]:
-        """Delete a whole collection for good: its articles, sentences, chunks, cache files, logged answers
-        and votes (one SQLite transaction; the caches are removed after it commits). Returns the rows deleted
-        by kind. Operators only: no chat command reaches this (see `python -m bot purge`)."""
+        """Delete a whole collection for good: its articles, sentences, chunks, cache files, logged answers,
+        votes and digest schedule (one SQLite transaction; the caches are removed after it commits). Returns
+        the rows deleted by kind. Operators only: no chat command reaches this (see `python -m bot purge`)."""
         self.check_collection(collection)
         with self._write_lock:
             counts = self.store.purge(collection)

@@ -243,11 +243,13 @@ class Store:
         return [r[0] for r in rows]
 
     def collection_stats(self) -> list[tuple[str, int, int, int, int]]:
-        """(name, articles, chunks, answers, votes) of every collection holding articles or logged answers."""
+        """(name, articles, chunks, answers, votes) of every collection holding articles, logged answers or a
+        digest schedule."""
         return (
             self._connect()
             .execute(
-                "WITH names AS (SELECT collection AS name FROM articles UNION SELECT collection FROM answers)"
+                "WITH names AS (SELECT collection AS name FROM articles UNION SELECT collection FROM answers"
+                " UNION SELECT collection FROM digest_schedules)"
                 " SELECT n.name,"
                 " (SELECT count(*) FROM articles a WHERE a.collection = n.name),"
                 " (SELECT count(*) FROM chunks c WHERE c.collection = n.name),"
@@ -259,9 +261,9 @@ class Store:
         )
 
     def purge(self, collection: str) -> dict[str, int]:
-        """Delete everything a collection holds (articles, sentences, chunks, logged answers, votes) in one
-        transaction; returns how many rows of each went. The revision is bumped, not reset, so that caches
-        anywhere (another process included) see the change."""
+        """Delete everything a collection holds (articles, sentences, chunks, logged answers, votes, its digest
+        schedule) in one transaction; returns how many rows of each went. The revision is bumped, not reset,
+        so that caches anywhere (another process included) see the change."""
         where_articles = "SELECT id FROM articles WHERE collection = ?"
         where_answers = "SELECT id FROM answers WHERE collection = ?"
         with self.write() as conn:
@@ -273,6 +275,7 @@ class Store:
                 ),
                 "chunks": conn.execute("DELETE FROM chunks WHERE collection = ?", (collection,)),
                 "articles": conn.execute("DELETE FROM articles WHERE collection = ?", (collection,)),
+                "schedules": conn.execute("DELETE FROM digest_schedules WHERE collection = ?", (collection,)),
             }
             counts = {name: cursor.rowcount for name, cursor in deleted.items()}
             if any(counts.values()):

@@ -7,6 +7,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,7 @@ def rows_of(engine: Engine, collection: str) -> dict[str, int]:
             "votes": one(
                 "SELECT count(*) FROM feedback WHERE answer_id IN (SELECT id FROM answers WHERE collection = ?)"
             ),
+            "schedules": one("SELECT count(*) FROM digest_schedules WHERE collection = ?"),
         }
     finally:
         conn.close()
@@ -69,6 +71,7 @@ def two_servers(make_engine: Callable[..., Engine]) -> Engine:
     for name in ("guild-111", "guild-222"):
         add_samples(engine, name)
         ask_and_vote(engine, name, "42")
+        engine.schedules.set(name, "333", weekday=0, minute_of_day=540, days=7, now=datetime.now(UTC))
     return engine
 
 
@@ -127,8 +130,8 @@ def test_the_cli_lists_collections_and_purges_only_with_confirmation(two_servers
     assert purged.returncode == 0, purged.stderr
     result = json.loads(purged.stdout)
     assert result == {"collection": "guild-111", **result, "status": "purged"}
-    assert result["articles"] == 6 and result["answers"] == 1 and result["votes"] == 1
-    assert set(result) == {"collection", "votes", "answers", "sentences", "chunks", "articles", "status"}
+    assert result["articles"] == 6 and result["answers"] == 1 and result["votes"] == 1 and result["schedules"] == 1
+    assert set(result) == {"collection", "votes", "answers", "sentences", "chunks", "articles", "schedules", "status"}
     assert rows_of(two_servers, "guild-111")["articles"] == 0
     assert rows_of(two_servers, "guild-222")["articles"] == 6
     # the running engine (think: the bot) sees the purge made by another process at its next question
