@@ -1,8 +1,10 @@
 """The Discord face under load: N members send /ask at once while a moderator's /article add ingest runs,
 through the real bot on the tests' loopback Discord (tests/load_scenario.py, the scenario of
 tests/test_load.py). Prints the event loop's longest stall and the answer latency, and writes them into
-bench/results.json under "loop_stall". With --compare it also runs once with gc.freeze() disabled, the
-state before the fix, to show what the frozen start-up heap is worth.
+bench/results.json under "loop_stall", with how long one full garbage collection takes once the model is
+loaded, with and without gc.freeze() (the bot freezes its start-up heap; a full collection holds the GIL, so
+its length is a loop stall whenever one happens under load). --compare also runs the load once with
+gc.freeze() disabled; whether a full collection falls inside that window is chance (see "full_gc_ms").
 
     PYTHONPATH=. .venv/bin/python bench/loop_stall.py [--members 50] [--compare]"""
 
@@ -14,6 +16,7 @@ import gc
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -66,6 +69,12 @@ def one_run(embedder: Embedder, members: int, freeze: bool) -> dict[str, object]
     }
 
 
+def full_collection_ms() -> float:
+    started = time.perf_counter()
+    gc.collect()
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=50)
@@ -73,6 +82,14 @@ def main() -> None:
     args = parser.parse_args()
     embedder = Embedder()
     embedder.load()
+    Engine(EngineSettings(data_dir=Path(tempfile.mkdtemp())), embedder).close()  # import what the bot imports
+    import bot.client  # noqa: F401
+
+    unfrozen = full_collection_ms()
+    gc.freeze()
+    frozen = full_collection_ms()
+    gc.unfreeze()
+    print(f"one full garbage collection with the model loaded: {unfrozen} ms, after gc.freeze(): {frozen} ms")
     runs = [one_run(embedder, args.members, freeze=True)]
     if args.compare:
         runs.append(one_run(embedder, args.members, freeze=False))
@@ -89,6 +106,7 @@ def main() -> None:
         {
             "what": "N members /ask at once while /article add embeds a long upload, real bot on the loopback "
             "Discord; the monitor sleeps 5 ms in the bot's loop and records how late it wakes",
+            "full_gc_ms": {"unfrozen": unfrozen, "after_gc_freeze": frozen, "objects": len(gc.get_objects())},
             "runs": runs,
         },
     )
