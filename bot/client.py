@@ -101,6 +101,10 @@ class Byline(commands.Bot):
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))
 
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        # The operator's map from a server to its data (`python -m bot collections` knows only the id).
+        log.info("joined guild %s (%s): its collection is %s", guild.id, guild.name, guild_collection(guild.id))
+
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Removed from a server (kicked, or the server deleted): its articles and answers are kept, so a
         mistaken kick loses nothing; deleting them is the operator's decision."""

@@ -38,6 +38,7 @@ def captured() -> Iterator[io.StringIO]:
     logs.setup(logging.DEBUG, "json", [TOKEN, API_KEY], stream=stream)
     yield stream
     root.handlers[:], root.level = before
+    logging.captureWarnings(False)
 
 
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -81,6 +82,7 @@ def test_text_format_redacts_too():
         logging.getLogger("discord.gateway").info("identify %s", TOKEN)
     finally:
         root.handlers[:], root.level = before
+        logging.captureWarnings(False)
     assert stream.getvalue().rstrip().endswith("INFO discord.gateway: identify [redacted]")
 
 
