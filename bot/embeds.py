@@ -210,7 +210,8 @@ def article_list_embed(articles: Sequence[Article], page: int, page_size: int) -
         else "No articles yet: a moderator can add one with /article add.",
         colour=ANSWER_COLOUR,
     )
-    embed.set_footer(text=f"Page {page + 1} of {pages} · {len(articles):,} articles")
+    noun = "article" if len(articles) == 1 else "articles"
+    embed.set_footer(text=f"Page {page + 1} of {pages} · {len(articles):,} {noun}")
     return embed
 
 
