@@ -45,11 +45,13 @@ bench: $(BENCH_STAMP)
 	PYTHONPATH=. $(PY) bench/squad_eval.py
 	PYTHONPATH=. $(PY) bench/summaries.py
 	PYTHONPATH=. $(PY) bench/corpora.py
+	PYTHONPATH=. $(PY) bench/topics.py
 	PYTHONPATH=. $(PY) bench/speed.py
 
 bench-quick: $(BENCH_STAMP)
 	PYTHONPATH=. $(PY) bench/squad_eval.py --quick
 	PYTHONPATH=. $(PY) bench/summaries.py --quick
+	PYTHONPATH=. $(PY) bench/topics.py --quick
 	PYTHONPATH=. $(PY) bench/speed.py --quick
 
 clean:
