@@ -31,10 +31,12 @@ format: $(STAMP)
 # Benchmarks (README "Benchmarks"): print tables, write bench/results.json and bench/abstention_curve.png.
 # Their extra packages (bench/requirements.txt) go into .venv here, never through `make install`.
 # Built collections are cached under /tmp (squad_all, byline_tune, byline_bench) and reused.
-# bench-quick takes about 2.5 minutes with those caches; from a clean /tmp it first builds the SQuAD
-# collections and the 200-article BBC sample (about 15 minutes on 2 cores).
-# bench: all 10,570 SQuAD questions, all 2,225 BBC summaries, speed at ~12k and ~97k chunks; with a clean
-# /tmp the BBC ingest alone takes about 15 minutes on a quiet 2-core CPU.
+# bench-quick takes about 6 minutes with those caches (3.5 of them topic summaries); from a clean /tmp it
+# first builds the SQuAD collections and the 200-article BBC sample (about 15 minutes on 2 cores), and
+# bench/topics.py the whole BBC collection (about 15 more).
+# bench: all 10,570 SQuAD questions, all 2,225 BBC summaries, topic summaries and story clusters (about 9
+# minutes), speed at ~12k and ~97k chunks; with a clean /tmp the BBC ingest alone takes about 15 minutes
+# on a quiet 2-core CPU.
 BENCH_STAMP := $(VENV)/.bench-$(shell cat bench/requirements.txt | cksum | cut -d' ' -f1)
 
 $(BENCH_STAMP): $(STAMP) bench/requirements.txt
@@ -45,11 +47,13 @@ bench: $(BENCH_STAMP)
 	PYTHONPATH=. $(PY) bench/squad_eval.py
 	PYTHONPATH=. $(PY) bench/summaries.py
 	PYTHONPATH=. $(PY) bench/corpora.py
+	PYTHONPATH=. $(PY) bench/topics.py
 	PYTHONPATH=. $(PY) bench/speed.py
 
 bench-quick: $(BENCH_STAMP)
 	PYTHONPATH=. $(PY) bench/squad_eval.py --quick
 	PYTHONPATH=. $(PY) bench/summaries.py --quick
+	PYTHONPATH=. $(PY) bench/topics.py --quick
 	PYTHONPATH=. $(PY) bench/speed.py --quick
 
 clean:
