@@ -970,12 +970,14 @@ class Engine:
             by_article: dict[int, float] = {}
             for sentence in scored:
                 by_article[sentence.article_id] = max(by_article.get(sentence.article_id, -np.inf), sentence.score)
-            members = [
+            ranked = [
                 a
                 for a, score in sorted(by_article.items(), key=lambda kv: -kv[1])
                 if score >= best.score - TOPIC_MARGIN
             ]
-            members = members[:TOPIC_ARTICLES]
+            # Syndicated copies would otherwise fill the member slots with one text (bench/topics.py on
+            # bbc_x8: 7.9 members but 1.2 distinct texts); keep the best-ranked copy of each.
+            members = stories.distinct(ranked, self.store.article_vectors(ranked))[:TOPIC_ARTICLES]
             rows = self.store.article_texts(members)
             pool = [(a, *r) for a in members for r in self.store.sentences(a) if r[3]]
             matrix = np.vstack([p[5] for p in pool])

@@ -75,7 +75,10 @@ def from_html(html: str | bytes, source: str, url: str | None = None) -> Documen
         favor_precision=True,
         include_comments=False,
         include_tables=False,
-        deduplicate=True,
+        # trafilatura's deduplication keeps a process-wide cache of text it has seen: the same page fetched a
+        # few times (a moderator refreshing an article) came out different, then as "no article text".
+        # Byline deduplicates whole articles by content hash instead.
+        deduplicate=False,
     )
     if result is None or not (result.text or "").strip():
         raise InvalidInput(f"{source} has no article text (only menus, links or boilerplate).")

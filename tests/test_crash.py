@@ -219,9 +219,9 @@ def ingested(corpus, expected, embedder, tmp_path_factory) -> tuple[Path, list[K
     data_dir = tmp_path_factory.mktemp("ingest") / "data"
     rng = random.Random(SEED)
     kills = []
-    for band in range(4):  # one kill point in each of four bands of 70 articles
-        target = rng.randint(10 + 70 * band, 60 + 70 * band)
-        delay = rng.uniform(0.0, 2.0)
+    for band in range(4):  # one kill point in each of four bands of 60 articles, well before the end
+        target = rng.randint(10 + 60 * band, 50 + 60 * band)
+        delay = rng.uniform(0.0, 0.5)
         proc = start([sys.executable, "-m", "bot", "--json", "add", str(folder)], data_dir)
         if not kill_when(proc, lambda t=target: article_count(data_dir) >= t, delay):
             assert proc.returncode == 0, proc.communicate()[1]
@@ -256,6 +256,15 @@ def test_an_ingest_killed_at_random_points_leaves_each_article_whole_or_absent(i
 
 
 # -- removing --------------------------------------------------------------------------------------
+PAUSE_BEFORE_RENAME = """
+import os, time
+_replace = os.replace
+def _slow_replace(src, dst):
+    if str(src).endswith(".tmp"):
+        time.sleep(60)
+    return _replace(src, dst)
+os.replace = _slow_replace
+"""
 REMOVE_ALL = """
 import sys
 from pathlib import Path
@@ -274,13 +283,17 @@ def test_removing_articles_killed_at_random_points(ingested, expected, embedder,
     rng = random.Random(SEED + 1)
     kills: list[Kill] = []
     for _ in range(2):
-        left = rng.randint(20, (kills[-1].present if kills else ARTICLES) - 20)
-        delay = rng.uniform(0.0, 0.5)
+        # A removal takes milliseconds: a short delay, and enough articles left for the next kill.
+        left = rng.randint(80, (kills[-1].present if kills else ARTICLES) - 40)
+        delay = rng.uniform(0.0, 0.05)
         proc = start([sys.executable, "-c", REMOVE_ALL, str(data_dir)], data_dir, {"PYTHONPATH": str(REPO)})
         assert kill_when(proc, lambda n=left: article_count(data_dir) <= n, delay), proc.communicate()[1]
         kills.append(restart_and_verify(data_dir, embedder, expected, rng, f"{left} left + {delay:.2f} s"))
-    # Once more, killed the moment a cache file is being written (its temporary file exists).
-    proc = start([sys.executable, "-c", REMOVE_ALL, str(data_dir)], data_dir, {"PYTHONPATH": str(REPO)})
+    # Once more, killed while a cache file is being written: its temporary file is complete but not yet
+    # renamed (the child pauses there, so the kill cannot miss the moment however fast the machine is).
+    proc = start(
+        [sys.executable, "-c", PAUSE_BEFORE_RENAME + REMOVE_ALL, str(data_dir)], data_dir, {"PYTHONPATH": str(REPO)}
+    )
     writing = lambda: any((data_dir / "indexes").glob("*.tmp"))  # noqa: E731
     assert kill_when(proc, writing, 0.0, poll=0.0005), proc.communicate()[1]
     kills.append(restart_and_verify(data_dir, embedder, expected, rng, "a cache write"))

@@ -198,7 +198,7 @@ def test_every_command_with_a_foreign_article_or_answer_reveals_nothing(engine: 
         shown = text_of(only(fake.wait_result(listed)))
         assert "Harbour ferry" in shown and f"#{article_a.id}`" not in shown
         assert not any(a.title in shown for a in engine.list_articles(f"guild-{guild_a}"))
-        assert "Page 1 of 1 · 1 articles" in shown
+        assert "Page 1 of 1 · 1 article" in shown
 
         for command, values in [
             ("summary", {"article": str(article_a.id)}),
