@@ -144,6 +144,18 @@ def _blob(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
+def _write_vectors(
+    conn: sqlite3.Connection,
+    chunk_vectors: Sequence[tuple[int, np.ndarray]],
+    sentence_vectors: Sequence[tuple[int, int, np.ndarray]],
+) -> None:
+    conn.executemany("UPDATE chunks SET vector = ? WHERE id = ?", [(_blob(v), i) for i, v in chunk_vectors])
+    conn.executemany(
+        "UPDATE sentences SET vector = ? WHERE article_id = ? AND idx = ?",
+        [(_blob(v), a, i) for a, i, v in sentence_vectors],
+    )
+
+
 class Store:
     """One SQLite file; a connection per thread (WAL: readers never block the one writer)."""
 
@@ -572,11 +584,7 @@ class Store:
     ) -> None:
         """Swap every stored vector for one made by another model, in one transaction."""
         with self.write() as conn:
-            conn.executemany("UPDATE chunks SET vector = ? WHERE id = ?", [(_blob(v), i) for i, v in chunk_vectors])
-            conn.executemany(
-                "UPDATE sentences SET vector = ? WHERE article_id = ? AND idx = ?",
-                [(_blob(v), a, i) for a, i, v in sentence_vectors],
-            )
+            _write_vectors(conn, chunk_vectors, sentence_vectors)
             self.set_meta(conn, "model", model)
             self.set_meta(conn, "dimension", str(dimension))
             conn.execute("UPDATE collections SET revision = revision + 1")
@@ -712,11 +720,7 @@ class Store:
     ) -> None:
         """Overwrite some vectors of one collection (repairs), in one transaction."""
         with self.write() as conn:
-            conn.executemany("UPDATE chunks SET vector = ? WHERE id = ?", [(_blob(v), i) for i, v in chunk_vectors])
-            conn.executemany(
-                "UPDATE sentences SET vector = ? WHERE article_id = ? AND idx = ?",
-                [(_blob(v), a, i) for a, i, v in sentence_vectors],
-            )
+            _write_vectors(conn, chunk_vectors, sentence_vectors)
             self._bump(conn, collection)
 
     def replace_layout(self, collection: str, article_id: int, new: NewArticle, *, sentences: bool = True) -> list[int]:
