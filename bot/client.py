@@ -139,6 +139,13 @@ class Byline(commands.Bot):
         await report_error(interaction, error)
 
 
+def require_moderator(interaction: discord.Interaction) -> None:
+    """Moderator commands: default_permissions only hides them, and a server's admins can re-enable them for
+    anyone, so the permission is checked again when one is used."""
+    if not interaction.permissions.manage_guild:
+        raise app_commands.MissingPermissions(["manage_guild"])
+
+
 def error_sentence(error: BaseException) -> str | None:
     """The sentence to show for an error we expected; None for a bug (logged with its traceback)."""
     if isinstance(error, app_commands.CommandInvokeError):

@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import embeds
+from bot.client import require_moderator
 from bot.cogs.asking import article_choices, resolve_article
 from bot.pages import Pages
 from index import extract
@@ -67,9 +68,7 @@ class Articles(commands.GroupCog, group_name="article", group_description="Add, 
         super().__init__()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        # default_permissions only hides the commands; admins can re-enable them for anyone, so check.
-        if not interaction.permissions.manage_guild:
-            raise app_commands.MissingPermissions(["manage_guild"])
+        require_moderator(interaction)
         return True
 
     @app_commands.command(name="add", description="Add an article from a link, a file, or pasted text.")

@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot import embeds
+from bot.client import require_moderator
 from bot.cogs.asking import embed_batches
 from bot.pages import Pages
 from index.errors import BylineError
@@ -25,12 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 POLL_SECONDS = 60.0
 NO_MENTIONS = discord.AllowedMentions.none()
-
-
-def _require_moderator(interaction: discord.Interaction) -> None:
-    # default_permissions only hides the commands; admins can re-enable them for anyone, so check.
-    if not interaction.permissions.manage_guild:
-        raise app_commands.MissingPermissions(["manage_guild"])
 
 
 def _described(schedule: DigestSchedule) -> str:
@@ -120,7 +115,7 @@ class Digests(commands.Cog):
         days: app_commands.Range[int, 1, 31] = 7,
         channel: discord.TextChannel | None = None,
     ) -> None:
-        _require_moderator(interaction)
+        require_moderator(interaction)
         collection = self.bot.collection_for(interaction.guild_id)
         minute = parse_time(time)
         target = str(channel.id if channel is not None else interaction.channel_id)
@@ -135,7 +130,7 @@ class Digests(commands.Cog):
 
     @schedule.command(name="off", description="Stop posting the weekly digest.")
     async def schedule_off(self, interaction: discord.Interaction) -> None:
-        _require_moderator(interaction)
+        require_moderator(interaction)
         collection = self.bot.collection_for(interaction.guild_id)
         cleared = await self.bot.run_engine(self.bot.engine.schedules.clear, collection)
         text = "The weekly digest is off." if cleared else "There was no weekly digest to turn off."
@@ -143,7 +138,7 @@ class Digests(commands.Cog):
 
     @schedule.command(name="show", description="When and where the weekly digest is posted.")
     async def schedule_show(self, interaction: discord.Interaction) -> None:
-        _require_moderator(interaction)
+        require_moderator(interaction)
         collection = self.bot.collection_for(interaction.guild_id)
         schedule = await self.bot.run_engine(self.bot.engine.schedules.get, collection)
         text = f"The digest is posted {_described(schedule)}." if schedule else "No weekly digest is scheduled."
