@@ -125,7 +125,9 @@ class TransformerRunner:
         """Word pieces per text, without the special tokens the model adds."""
         return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=False)]
 
-    def run(self, inputs: Sequence[str] | Sequence[tuple[str, str]]) -> Iterator[tuple[np.ndarray, np.ndarray, list[int]]]:
+    def run(
+        self, inputs: Sequence[str] | Sequence[tuple[str, str]]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, list[int]]]:
         """Yields (first output, attention mask, positions in `inputs`) per length-sorted batch."""
         encodings = self._tokenizer.encode_batch(list(inputs))
         session = self._session(1 if len(encodings) <= SMALL_BATCH else self.threads)

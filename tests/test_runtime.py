@@ -17,7 +17,7 @@ import pytest
 from conftest import REPO, SAMPLES, cli_env, run_cli
 from fake_discord import FakeDiscord, user
 
-from index.embedding import Embedder, bundled_model_path
+from index.embedding import Embedder
 from index.runtime import ModelFileError, verified_model
 
 BBC = Path("/work/shared/data/bbc-news-summary/bbc_news_summary.jsonl")
@@ -170,7 +170,8 @@ def test_the_discord_bot_answers_without_torch(samples_data: Path, tmp_path: Pat
     )
     try:
         fake.wait_ready(timeout=120)
-        log = fake.slash("ask", guild_id=guild, who=user("1001", "alice"), question="Who is Ukraine's defence minister?")
+        alice = user("1001", "alice")
+        log = fake.slash("ask", guild_id=guild, who=alice, question="Who is Ukraine's defence minister?")
         result = fake.wait_result(log, timeout=60)
     finally:
         process.send_signal(signal.SIGINT)
