@@ -1,15 +1,18 @@
-"""Speed and scale: ingest throughput, ask latency at each collection size, resident memory, cold start.
+"""Speed and scale: ingest throughput, ask latency at each collection size, resident memory, cold start,
+each on both runtimes of the bundled model in the same run: ONNX Runtime (the default) and
+sentence-transformers on torch (BYLINE_RUNTIME=torch, what Byline ran before), with their ratios.
 
   * Ingest: BBC articles into an empty data dir through Engine.add_documents, in chunks/s and articles/s,
-    against bare model.encode of the same chunks in the same run (ratio), and against the baseline
-    pipeline (bench/baseline.py: 1,000/200 character chunks, encode, FAISS add) on the same articles.
+    against bare encode of the same chunks in the same run (ratio), and against the baseline pipeline
+    (bench/baseline.py: 1,000/200 character chunks, encode, FAISS add) on the same articles.
   * Ask latency, p50/p95 over article titles asked as questions (warm), against one bare question
     embedding + FAISS search on the same index in the same process (the baseline's whole ask), for each
-    collection built by bench/corpora.py. Each collection is measured in a fresh process, which also
-    reports its resident memory (VmRSS) after loading the model, the indexes and answering.
-  * Cold start of `python -m bot ask`: the wall time of the real command, and a breakdown from a harness
-    that does the same steps (interpreter, imports, torch + sentence-transformers, model weights, index
-    load from the cache files, first answer).
+    collection built by bench/corpora.py; the question embedding alone, quiet and with the other core
+    busy. Each collection is measured in a fresh process that also imports the Discord face (as the bot
+    does) and reports its resident memory (VmRSS) after loading the model, the indexes and answering.
+  * Cold start of `python -m bot --json ask`: the wall time of the real command, and a breakdown from a
+    harness that does the same steps (interpreter, imports, the model runtime, model load, index load
+    from the cache files, first answer).
 
 While it runs, /tmp/byline_speed_bench_running exists (other work on the machine waits for it to go);
 the load average is recorded with the numbers.
@@ -52,14 +55,14 @@ def load() -> str:
 
 
 # -- ingest ------------------------------------------------------------------------------------------
-def ingest(n_articles: int) -> dict[str, object]:
+def ingest(n_articles: int, runtime: str) -> dict[str, object]:
     from bench.baseline import split
     from index import Engine, EngineSettings
     from index.embedding import Embedder
 
     rows = bbc_sample(bbc_rows(), n_articles)
     docs = [d for _, d in bbc_documents(rows)]
-    embedder = Embedder()
+    embedder = Embedder(runtime=runtime)
     embedder.load()
     embedder.encode(["warm up"])
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,6 +93,7 @@ def ingest(n_articles: int) -> dict[str, object]:
     base_s = time.perf_counter() - started
     articles = len({r.id for r in results})
     return {
+        "runtime": runtime,
         "articles": articles,
         "chunks": len(chunks),
         "sentences_embedded": sentences,
@@ -108,11 +112,26 @@ def ingest(n_articles: int) -> dict[str, object]:
 
 
 # -- latency (run in a child process per collection) -------------------------------------------------
-def latency_child(collection: str, n_questions: int) -> dict[str, object]:
+def busy_core() -> subprocess.Popen:
+    """Another process spinning on one core, as a second bot shard or an ingest would."""
+    return subprocess.Popen([PY, "-c", "while True: pass"])
+
+
+def embed_timings(engine, questions: list[str]) -> list[float]:
+    timings = []
+    for question in questions:
+        started = time.perf_counter()
+        engine.embedder.encode([question])
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def latency_child(collection: str, n_questions: int, runtime: str) -> dict[str, object]:
+    import bot.client  # noqa: F401  (the Discord face: a bot process holds it too)
     from index import Engine, EngineSettings
 
     memory = {"start": rss_mb()}
-    engine = Engine(EngineSettings(data_dir=NEWS_DIR))
+    engine = Engine(EngineSettings(data_dir=NEWS_DIR, runtime=runtime))
     engine.embedder.load()
     memory["model_loaded"] = rss_mb()
     state = engine._index(collection)
@@ -121,9 +140,20 @@ def latency_child(collection: str, n_questions: int) -> dict[str, object]:
     questions = random.Random(1).sample(titles, min(n_questions, len(titles)))
     ours, bare = time_asks(engine, collection, questions)
     memory["after_asks"] = rss_mb()
+    embed_quiet = embed_timings(engine, questions)
+    spinner = busy_core()
+    try:
+        time.sleep(0.5)
+        embed_busy = embed_timings(engine, questions)
+    finally:
+        spinner.kill()
+        spinner.wait()
     p_ours, p_bare = percentiles(ours), percentiles(bare)
     return {
+        "runtime": runtime,
         "collection": collection,
+        "embed_question_ms": percentiles(embed_quiet),
+        "embed_question_other_core_busy_ms": percentiles(embed_busy),
         "chunks": len(state.vectors),
         "articles": len(titles),
         "ask_ms": p_ours,
@@ -137,11 +167,14 @@ def latency_child(collection: str, n_questions: int) -> dict[str, object]:
 
 # -- cold start --------------------------------------------------------------------------------------
 HARNESS = """
-import json, sys, time
+import json, os, sys, time
 t = [time.perf_counter()]
 import bot.cli, index.engine, bot.config, bot.render
 t.append(time.perf_counter())
-import torch, sentence_transformers
+if os.environ.get("BYLINE_RUNTIME") == "torch":
+    import torch, sentence_transformers
+else:
+    import onnxruntime, tokenizers
 t.append(time.perf_counter())
 from index.engine import Engine
 from bot import config
@@ -152,13 +185,13 @@ engine._index(sys.argv[1])
 t.append(time.perf_counter())
 engine.ask(sys.argv[1], sys.argv[2])
 t.append(time.perf_counter())
-steps = ["imports (bot, index)", "import torch + sentence-transformers", "model weights", "index load", "first answer"]
+steps = ["imports (bot, index)", "import the model runtime", "model load", "index load", "first answer"]
 print(json.dumps({s: round((b - a) * 1000) for s, a, b in zip(steps, t, t[1:])}))
 """
 
 
-def cold_start(collection: str, question: str, runs: int = 3) -> dict[str, object]:
-    env = {**os.environ, "BYLINE_DATA_DIR": str(NEWS_DIR), "PYTHONPATH": str(REPO)}
+def cold_start(collection: str, question: str, runtime: str, runs: int = 3) -> dict[str, object]:
+    env = {**os.environ, "BYLINE_DATA_DIR": str(NEWS_DIR), "PYTHONPATH": str(REPO), "BYLINE_RUNTIME": runtime}
 
     def wall(cmd: list[str]) -> float:
         started = time.perf_counter()
@@ -166,7 +199,8 @@ def cold_start(collection: str, question: str, runs: int = 3) -> dict[str, objec
         return (time.perf_counter() - started) * 1000
 
     interpreter = statistics.median(wall([PY, "-c", "pass"]) for _ in range(runs))
-    real = statistics.median(wall([PY, "-m", "bot", "--collection", collection, "ask", question]) for _ in range(runs))
+    command = [PY, "-m", "bot", "--json", "--collection", collection, "ask", question]
+    real = statistics.median(wall(command) for _ in range(runs))
     parts = []
     for _ in range(runs):
         out = subprocess.run(
@@ -175,40 +209,89 @@ def cold_start(collection: str, question: str, runs: int = 3) -> dict[str, objec
         parts.append(json.loads(out.stdout.strip().splitlines()[-1]))
     breakdown = {"python interpreter": round(interpreter)}
     breakdown.update({k: round(statistics.median(p[k] for p in parts)) for k in parts[0]})
-    return {"bot_ask_wall_ms": round(real), "runs": runs, "breakdown_ms": breakdown, "collection": collection}
+    return {
+        "runtime": runtime,
+        "bot_ask_wall_ms": round(real),
+        "runs": runs,
+        "breakdown_ms": breakdown,
+        "collection": collection,
+    }
+
+
+RUNTIMES = ("onnx", "torch")
+
+
+def ratio(new: float, old: float) -> float:
+    return round(new / old, 3) if old else float("nan")
+
+
+def compare(numbers: dict[str, object]) -> dict[str, object]:
+    """ONNX / torch ratios of the same run (below 1: ONNX takes less)."""
+    out: dict[str, object] = {}
+    ingest_pair = numbers["ingest"]
+    out["ingest_chunks_per_s"] = ratio(ingest_pair["onnx"]["chunks_per_s"], ingest_pair["torch"]["chunks_per_s"])
+    for collection, pair in numbers["latency"].items():
+        onnx, torch = pair["onnx"], pair["torch"]
+        out[collection] = {
+            "ask_p50": ratio(onnx["ask_ms"]["p50"], torch["ask_ms"]["p50"]),
+            "ask_p95": ratio(onnx["ask_ms"]["p95"], torch["ask_ms"]["p95"]),
+            "embed_question_p50": ratio(onnx["embed_question_ms"]["p50"], torch["embed_question_ms"]["p50"]),
+            "embed_question_p95": ratio(onnx["embed_question_ms"]["p95"], torch["embed_question_ms"]["p95"]),
+            "embed_question_busy_p50": ratio(
+                onnx["embed_question_other_core_busy_ms"]["p50"], torch["embed_question_other_core_busy_ms"]["p50"]
+            ),
+            "embed_question_busy_p95": ratio(
+                onnx["embed_question_other_core_busy_ms"]["p95"], torch["embed_question_other_core_busy_ms"]["p95"]
+            ),
+            "rss_after_asks": ratio(onnx["rss_mb"]["after_asks"], torch["rss_mb"]["after_asks"]),
+        }
+    cold = numbers["cold_start"]
+    out["cold_ask_wall"] = ratio(cold["onnx"]["bot_ask_wall_ms"], cold["torch"]["bot_ask_wall_ms"])
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small ingest, the 200-article collection only")
+    parser.add_argument("--collections", help="comma-separated collections to time (default: by --quick)")
     parser.add_argument("--child", metavar="COLLECTION", help=argparse.SUPPRESS)
     parser.add_argument("--questions", type=int, default=200, help=argparse.SUPPRESS)
+    parser.add_argument("--runtime", choices=RUNTIMES, default="onnx", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(latency_child(args.child, args.questions)))
+        print(json.dumps(latency_child(args.child, args.questions, args.runtime)))
         return
     collections = ["bbc200"] if args.quick else ["bbc200", "bbc", "bbc_x8"]
+    if args.collections:
+        collections = args.collections.split(",")
     ensure(tuple(collections))  # build outside the timed part
     if not args.quick and "bbc_dai" in manifest():
         collections.insert(2, "bbc_dai")
     FLAG.touch()
     try:
         numbers: dict[str, object] = {"load_average_at_start": load()}
-        numbers["ingest"] = ingest(60 if args.quick else 200)
-        print(json.dumps(numbers["ingest"]), flush=True)
+        numbers["ingest"] = {}
+        for runtime in RUNTIMES:
+            numbers["ingest"][runtime] = ingest(60 if args.quick else 200, runtime)
+            print(json.dumps(numbers["ingest"][runtime]), flush=True)
         numbers["latency"] = {}
+        questions = 100 if args.quick else 200
         for collection in collections:
-            out = subprocess.run(
-                [PY, __file__, "--child", collection, "--questions", "100" if args.quick else "200"],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            numbers["latency"][collection] = json.loads(out.stdout.strip().splitlines()[-1])
-            print(json.dumps(numbers["latency"][collection]), flush=True)
-        numbers["cold_start"] = cold_start(
-            collections[min(1, len(collections) - 1)], "Who won the election?", runs=1 if args.quick else 3
-        )
+            numbers["latency"][collection] = {}
+            for runtime in RUNTIMES:
+                out = subprocess.run(
+                    [PY, __file__, "--child", collection, "--runtime", runtime, "--questions", str(questions)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                numbers["latency"][collection][runtime] = json.loads(out.stdout.strip().splitlines()[-1])
+                print(json.dumps(numbers["latency"][collection][runtime]), flush=True)
+        numbers["cold_start"] = {
+            runtime: cold_start(collections[min(1, len(collections) - 1)], "Who won the election?", runtime, runs=3)
+            for runtime in RUNTIMES
+        }
+        numbers["onnx_over_torch"] = compare(numbers)
         numbers["load_average_at_end"] = load()
     finally:
         FLAG.unlink(missing_ok=True)
