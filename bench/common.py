@@ -66,7 +66,7 @@ def time_asks(engine: Engine, collection: str, questions: list[str]) -> tuple[li
     the same index (the baseline's entire ask), after a 5-question warm-up."""
     for question in questions[:5]:
         engine.ask(collection, question)
-    state = engine._index(collection)
+    state = engine.search_index(collection)
     ours, bare = [], []
     for question in questions:
         ours.append(engine.ask(collection, question).took_ms)

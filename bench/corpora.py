@@ -91,42 +91,37 @@ def _save_manifest(data: dict[str, dict[str, object]]) -> None:
 
 
 def replicate(engine, source: str, name: str, copies: int) -> dict:
-    """Store a collection's articles `copies` times under a new name, by copying rows in SQLite (vectors
-    included), then let the engine build its FAISS and BM25 caches from SQLite as it always can."""
-    conn = engine.store._connect()
-    with conn:  # what an interrupted build left behind
-        conn.execute("DELETE FROM chunks WHERE collection = ?", (name,))
-        conn.execute(
-            "DELETE FROM sentences WHERE article_id IN (SELECT id FROM articles WHERE collection = ?)", (name,)
-        )
-        conn.execute("DELETE FROM articles WHERE collection = ?", (name,))
-    top = conn.execute("SELECT max(id) FROM articles").fetchone()[0]
-    step = 10 ** len(str(top))
-    with conn:
-        for k in range(copies):
-            offset = step * (k + 1)
-            conn.execute(
-                "INSERT INTO articles (id, collection, title, url, published, added, text, content_hash, body_end,"
-                " source) SELECT id + ?, ?, title || ?, NULL, published, added, text, content_hash || ?, body_end,"
-                " source FROM articles WHERE collection = ?",
-                (offset, name, f" (copy {k})" if k else "", f"#{k}", source),
+    """Store a collection's articles `copies` times under a new name, copying each article's stored layout
+    and vectors through the store (no embedding), then let the engine build its FAISS and BM25 caches from
+    the store as it always can."""
+    import numpy as np
+
+    from index.storage import NewArticle
+
+    store = engine.store
+    store.purge(name)  # what an interrupted build left behind
+    model, dimension = store.meta("model"), int(store.meta("dimension"))
+    rows = store.article_texts([a.id for a in store.articles(source)])
+    for k in range(copies):
+        for row in rows.values():
+            sentences = store.sentences(row.id)
+            chunks = store.article_chunks(row.id)
+            new = NewArticle(
+                title=row.title + (f" (copy {k})" if k else ""),
+                url=None,
+                published=row.published,
+                text=row.text,
+                content_hash=f"{row.content_hash}#{k}",
+                body_end=row.body_end,
+                source=f"copy {k} of {row.id}",
+                sentences=[(s, e, q) for _, s, e, q, _ in sentences],
+                sentence_vectors=np.vstack([v for *_, v in sentences]),
+                chunks=[(c.first_sentence, c.last_sentence) for c, _ in chunks],
+                chunk_vectors=np.vstack([v for _, v in chunks]),
             )
-            conn.execute(
-                "INSERT INTO sentences SELECT s.article_id + ?, s.idx, s.start, s.end, s.quotable, s.vector"
-                " FROM sentences s JOIN articles a ON a.id = s.article_id WHERE a.collection = ?",
-                (offset, source),
-            )
-            conn.execute(
-                "INSERT INTO chunks (article_id, collection, first_sentence, last_sentence, start, end, vector)"
-                " SELECT article_id + ?, ?, first_sentence, last_sentence, start, end, vector FROM chunks"
-                " WHERE collection = ? ORDER BY id",
-                (offset, name, source),
-            )
-        # a new revision, so that no cache file of an earlier build can pass for this one
-        conn.execute("INSERT OR IGNORE INTO collections (name, revision) VALUES (?, 0)", (name,))
-        conn.execute("UPDATE collections SET revision = revision + 1 WHERE name = ?", (name,))
+            store.save_article(name, new, model=model, dimension=dimension, added=row.added)
     started = time.time()
-    state = engine._index(name)
+    state = engine.search_index(name)
     print(f"{name}: caches built from SQLite in {time.time() - started:.0f}s", flush=True)
     return {"ids": {}, "chunks": len(state.vectors), "articles": engine.article_count(name), "copies": copies}
 
@@ -163,10 +158,9 @@ def _ingest(
                 break
     if batch:
         flush()
-    chunks = engine.store._connect().execute("SELECT count(*) FROM chunks WHERE collection = ?", (collection,))
     return {
         "ids": ids,
-        "chunks": chunks.fetchone()[0],
+        "chunks": engine.store.layout_counts(collection)[2],
         "articles": len(set(ids.values())),
         "skipped": skipped,
         "cut": stopped_early,

@@ -22,10 +22,7 @@ from index.extract import from_text
 
 
 def chunk_texts(engine: Engine) -> list[str]:
-    rows = engine.store._connect().execute(
-        "SELECT substr(a.text, c.start + 1, c.end - c.start) FROM chunks c JOIN articles a ON a.id = c.article_id"
-    )
-    return [r[0] for r in rows]
+    return [text for name in engine.store.collections() for _, text in engine.store.chunk_texts(name)]
 
 
 def ask_latency(engine: Engine, collection: str, questions: list[str]) -> dict[str, object]:
@@ -68,7 +65,7 @@ def main() -> None:
         results = engine.add_documents("bbc", docs)
         ingest_s = time.perf_counter() - started
         chunks = chunk_texts(engine)
-        sentences = engine.store._connect().execute("SELECT count(*) FROM sentences").fetchone()[0]
+        sentences = sum(engine.store.layout_counts(name)[1] for name in engine.store.collections())
         started = time.perf_counter()
         embedder.encode(chunks)
         raw_s = time.perf_counter() - started

@@ -70,15 +70,8 @@ def ingest(n_articles: int, runtime: str) -> dict[str, object]:
         started = time.perf_counter()
         results = engine.add_documents("bench", docs)
         ours_s = time.perf_counter() - started
-        conn = engine.store._connect()
-        chunks = [
-            r[0]
-            for r in conn.execute(
-                "SELECT substr(a.text, c.start + 1, c.end - c.start) FROM chunks c"
-                " JOIN articles a ON a.id = c.article_id"
-            )
-        ]
-        sentences = conn.execute("SELECT count(*) FROM sentences").fetchone()[0]
+        chunks = [text for _, text in engine.store.chunk_texts("bench")]
+        sentences = engine.store.layout_counts("bench")[1]
         engine.close()
     started = time.perf_counter()
     embedder.encode(chunks)
@@ -134,7 +127,7 @@ def latency_child(collection: str, n_questions: int, runtime: str) -> dict[str, 
     engine = Engine(EngineSettings(data_dir=NEWS_DIR, runtime=runtime))
     engine.embedder.load()
     memory["model_loaded"] = rss_mb()
-    state = engine._index(collection)
+    state = engine.search_index(collection)
     memory["indexes_loaded"] = rss_mb()
     titles = [a.title for a in engine.list_articles(collection)]
     questions = random.Random(1).sample(titles, min(n_questions, len(titles)))
@@ -181,7 +174,7 @@ from bot import config
 engine = Engine(config.load(None).engine)
 engine.embedder.load()
 t.append(time.perf_counter())
-engine._index(sys.argv[1])
+engine.search_index(sys.argv[1])
 t.append(time.perf_counter())
 engine.ask(sys.argv[1], sys.argv[2])
 t.append(time.perf_counter())

@@ -12,7 +12,8 @@ of bench/baseline.py (1,000/200 character chunks, MiniLM, FAISS flat, top-k chun
 
 Byline's numbers come from Engine.ask itself (the question vectors are cached in /tmp/byline_tune, so the
 embedder hands back a stored vector instead of running the model; everything after that is the product
-path). The chunk ranking for R@k is the engine's own: engine._retrieve, then _score_sentences' re-ranking.
+path). The chunk ranking for R@k is the engine's own: SearchIndex.retrieve, then EvidenceFinder.score_sentences'
+re-ranking.
 
     python bench/squad_eval.py            # all 10,570 questions (~15 min on 2 cores, collections built)
     python bench/squad_eval.py --quick    # a fixed sample of 1,000 questions"""
@@ -133,22 +134,14 @@ def run_byline(
     titles = {a.title.replace("_", " "): i for i, a in enumerate(articles)}
     known = {" ".join(questions[i].text.split()): qvec[n] for n, i in enumerate(picks)}
     # No threshold here: every question gets its quotes, and abstention is read off the confidence
-    # exactly as Engine._answer decides it (confidence < threshold).
+    # exactly as the answering room decides it (confidence < threshold).
     engine = Engine(EngineSettings(data_dir=DATA_DIR, abstain_threshold=-1e9), embedder=StoredVectors(known))
-    conn = engine.store._connect()
     out: dict[str, list] = {k: [] for k in ("para_rank", "article_rank", "top1", "any", "w1", "wall", "conf", "half")}
     for collection in ("squad", "squad_half"):
-        state = engine._index(collection)
-        article_of = {
-            aid: titles[t]
-            for aid, t in conn.execute("SELECT id, title FROM articles WHERE collection = ?", (collection,))
-        }
-        spans = {
-            cid: (article_of[aid], s, e)
-            for cid, aid, s, e in conn.execute(
-                "SELECT id, article_id, start, end FROM chunks WHERE collection = ?", (collection,)
-            )
-        }
+        state = engine.search_index(collection)
+        article_of = {a.id: titles[a.title] for a in engine.store.articles(collection)}
+        chunk_rows = engine.store.chunks(engine.store.chunk_ids(collection).tolist())
+        spans = {cid: (article_of[c.article_id], c.start, c.end) for cid, c in chunk_rows.items()}
         started = time.time()
         for n, qi in enumerate(picks):
             q = questions[qi]
@@ -166,8 +159,8 @@ def run_byline(
             out["wall"].append(sum(len(x.text.split()) for x in answer.quotes))
             # the engine's chunk ranking: re-ranked chunks by their score, then the rest by fused score
             query = analyse_question(answer.question, qvec[n])
-            candidates = engine._retrieve(state, query)
-            _, _, rescored = engine._score_sentences(state, candidates, query)
+            candidates = state.retrieve(query, engine.scoring)
+            _, _, rescored = engine.evidence.score_sentences(state, candidates, query)
             ranked = sorted(candidates, key=lambda c: (c.chunk_id not in rescored, -rescored.get(c.chunk_id, c.fused)))
             pstart, pend = articles[q.article].paragraph_spans[q.paragraph]
             para, art = 10**6, 10**6
@@ -287,7 +280,7 @@ def main() -> None:
         {
             "questions": len(picks),
             "sample": f"numpy default_rng(0) permutation, first {QUICK_SAMPLE}" if args.quick else "all",
-            "path": "Engine.ask (stored question vectors); ranking via Engine._retrieve + _score_sentences",
+            "path": "Engine.ask (stored question vectors); ranking via SearchIndex.retrieve + score_sentences",
             "baseline": "RecursiveCharacterTextSplitter-style 1000/200 chunks, MiniLM, FAISS IndexFlatIP, top-k",
             **tables,
         },

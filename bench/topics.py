@@ -172,7 +172,7 @@ def summarize_with_members(engine, collection: str, topic: str):
 
 def dense_top_articles(engine, collection: str, topic: str, k: int) -> list[int]:
     """The top-k articles by cosine of the topic to the stored chunk vectors (FAISS only)."""
-    state = engine._index(collection)
+    state = engine.search_index(collection)
     chunk_ids, _ = state.vectors.search(engine.embedder.encode([topic])[0], 20 * k)
     chunks = engine.store.chunks([int(c) for c in chunk_ids])
     ranked = [chunks[int(c)].article_id for c in chunk_ids if int(c) in chunks]
@@ -269,7 +269,7 @@ def margin_scan(engine, topics: list[tuple[str, int, str]], categories: dict[int
     """Members and their topicality as TOPIC_MARGIN moves (the module constant, patched here only): the
     share of members in the seed article's category, whether the seed is a member, and ROUGE of the
     summary against the seed article's own reference (a fixed yardstick as the member set grows)."""
-    import index.engine as engine_module
+    import index.summaries as engine_module
 
     shipped = engine_module.TOPIC_MARGIN
     out = {}
@@ -552,17 +552,14 @@ def main() -> None:
     print_topic_table("BBC, keyword topics (3 rarest title words)", results["keywords"])
 
     # bbc_x8 rows are copies of "bbc" rows, their content hash that of the original plus "#k"
-    original = dict(engine.store.query("SELECT content_hash, id FROM articles WHERE collection = 'bbc'"))
-    copies = {
-        copy: original[digest.split("#")[0]]
-        for copy, digest in engine.store.query("SELECT id, content_hash FROM articles WHERE collection = 'bbc_x8'")
-    }
+    original = {a.content_hash: a.id for a in engine.store.articles("bbc")}
+    copies = {a.id: original[a.content_hash.split("#")[0]] for a in engine.store.articles("bbc_x8")}
     x8_references = {copy: references[of] for copy, of in copies.items()}
     x8_titles = titles[: 15 if args.quick else 40]
     engine.summarize_topic("bbc_x8", x8_titles[0])
     results["bbc_x8"] = run_topics(engine, "bbc_x8", x8_titles, x8_references, scorer, copies)
     print_topic_table("BBC x8 (every article stored 8 times), title topics", results["bbc_x8"])
-    engine._indexes.pop("bbc_x8", None)  # 100k chunks: free them before the rest
+    engine.indexes.drop("bbc_x8")  # 100k chunks: free them before the rest
 
     margins = None if args.quick else margin_scan(engine, seeds[:40], categories, scorer, references)
 

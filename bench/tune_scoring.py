@@ -98,24 +98,19 @@ def extract(collection: str, questions: list[SquadQuestion], qvec: np.ndarray) -
         with path.open("rb") as f:
             return pickle.load(f)
     from index import Engine, EngineSettings
-    from index.lexical import tokenize
+    from index.search.lexical import tokenize
 
     articles, _ = load_squad()
     engine = Engine(EngineSettings(data_dir=DATA_DIR))
-    state = engine._index(collection)
+    state = engine.search_index(collection)
     store = engine.store
-    conn = store._connect()
     title_to_index = {a.title.replace("_", " "): i for i, a in enumerate(articles)}
-    rows = conn.execute("SELECT id, title FROM articles WHERE collection = ?", (collection,)).fetchall()
-    article_of = {aid: title_to_index[title] for aid, title in rows}
+    article_of = {a.id: title_to_index[a.title] for a in store.articles(collection)}
 
     chunk_ids, chunk_matrix = store.chunk_vectors(collection)
     meta = {
-        r[0]: r[1:]
-        for r in conn.execute(
-            "SELECT id, article_id, first_sentence, last_sentence, start, end FROM chunks WHERE collection = ?",
-            (collection,),
-        )
+        c.id: (c.article_id, c.first_sentence, c.last_sentence, c.start, c.end)
+        for c in store.chunks(chunk_ids.tolist()).values()
     }
     chunk_article = np.array([article_of[meta[int(i)][0]] for i in chunk_ids])
     chunk_span = np.array([meta[int(i)][3:5] for i in chunk_ids])
@@ -496,30 +491,26 @@ BASELINES = {
 
 
 def engine_check(questions: list[SquadQuestion], limit: int) -> None:
-    """Run the product code path itself (engine._retrieve, _score_sentences, pick_quotes) on cached
+    """Run the product code path itself (SearchIndex.retrieve, EvidenceFinder.score_sentences, pick_quotes) on cached
     question vectors, to confirm the fast numpy evaluation and to time the scoring."""
     from index import Engine, EngineSettings
 
     qvec = question_vectors(questions)
     engine = Engine(EngineSettings(data_dir=DATA_DIR))
     articles, _ = load_squad()
-    conn = engine.store._connect()
     titles = {a.title.replace("_", " "): i for i, a in enumerate(articles)}
     picks = np.random.default_rng(0).permutation(len(questions))[:limit]
     for collection in ("squad", "squad_half"):
-        state = engine._index(collection)
-        article_of = {
-            aid: titles[t]
-            for aid, t in conn.execute("SELECT id, title FROM articles WHERE collection = ?", (collection,))
-        }
+        state = engine.search_index(collection)
+        article_of = {a.id: titles[a.title] for a in engine.store.articles(collection)}
         texts = {aid: r.text for aid, r in engine.store.article_texts(list(article_of)).items()}
         top1, top3, conf, inside, times = [], [], [], [], []
         for qi in picks:
             q = questions[qi]
             started = time.perf_counter()
             query = answer.analyse_question(q.text, qvec[qi])
-            candidates = engine._retrieve(state, query)
-            sentences, _, _ = engine._score_sentences(state, candidates, query)
+            candidates = state.retrieve(query, engine.scoring)
+            sentences, _, _ = engine.evidence.score_sentences(state, candidates, query)
             chosen = answer.pick_quotes(sentences, 3, engine.scoring)
             times.append(time.perf_counter() - started)
             holds = [

@@ -21,8 +21,12 @@ from index.errors import BylineError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from index.engine import Engine
+    from index.feedback import FeedbackLog
+    from index.schedule import DigestSchedules
+    from index.settings import Limits
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,6 +73,11 @@ class Byline(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
         )
         self.engine = engine
+        # The services the cogs use beside the engine's methods, as typed handles.
+        self.answer_log: FeedbackLog = engine.feedback
+        self.schedules: DigestSchedules = engine.schedules
+        self.limits: Limits = engine.settings.limits
+        self.clock: Callable[[], datetime] = engine.clock
         self.settings = settings
         self.cooldown = Cooldown(settings.ask_cooldown)
         # Views with a timeout (e.g. /article list pages), stopped on close so no timer outlives the bot.

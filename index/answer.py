@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.lexical import tokenize
+from index.search.lexical import tokenize
 
 # Words that shape a question but never appear in its answer.
 QUESTION_WORDS = frozenset(

@@ -17,16 +17,22 @@ When everything is fine it only reads ids and vectors and writes nothing: about 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from index import cachefile, extract
 from index.errors import InvalidInput
+from index.inputs import check_collection
+from index.search.cache import SearchIndexes
+from index.storage import ArticleRow, Repairs
 
 if TYPE_CHECKING:
-    from index.engine import Engine
-    from index.store import ArticleRow
+    from index.ingest import Plan
 
 log = logging.getLogger(__name__)
 
@@ -95,35 +101,57 @@ class Report:
         }
 
 
-def check(engine: Engine, collection: str | None = None) -> Report:
-    """Verify (and repair) one collection, or all of them; see the module docstring."""
+class ConsistencyCheck:
+    """Handed what it checks and repairs with: the store's repairs role, the search indexes, the ingest's
+    layout (to lay an article out again), the model's encode, and the writers' lock."""
+
+    def __init__(
+        self,
+        store: Repairs,
+        indexes: SearchIndexes,
+        lay_out: Callable[..., Plan],
+        encode: Callable[[list[str]], np.ndarray],
+        write_lock: threading.RLock,
+    ) -> None:
+        self.store = store
+        self.indexes = indexes
+        self.lay_out = lay_out
+        self.encode = encode
+        self.write_lock = write_lock
+
+    def run(self, collection: str | None = None) -> Report:
+        """Verify (and repair) one collection, or all of them; see the module docstring."""
+        return check(self, collection)
+
+
+def check(ctx: ConsistencyCheck, collection: str | None = None) -> Report:
     started = time.perf_counter()
     report = Report()
-    with engine._write_lock:
-        engine._check_model()  # repairs embed with the configured model: it must be the stored one
-        report.temp_files_removed = [p.name for p in cachefile.remove_leftovers(engine.cache_dir)]
+    with ctx.write_lock:
+        ctx.indexes.check_model()  # repairs embed with the configured model: it must be the stored one
+        report.temp_files_removed = [p.name for p in cachefile.remove_leftovers(ctx.indexes.cache_dir)]
         for name in report.temp_files_removed:
             log.warning("deleted %s, left by a cache writer that was interrupted", name)
-        report.orphans_deleted = engine.store.delete_orphans()
+        report.orphans_deleted = ctx.store.delete_orphans()
         if report.orphans_deleted:
             log.warning("deleted %d chunk and sentence rows whose article was gone", report.orphans_deleted)
-        names = [collection] if collection is not None else engine.store.collection_names()
+        names = [collection] if collection is not None else ctx.store.collection_names()
         for name in names:
-            report.collections[name] = _check_collection(engine, engine.check_collection(name))
+            report.collections[name] = _check_collection(ctx, check_collection(name))
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _check_collection(engine: Engine, collection: str) -> CollectionCheck:
+def _check_collection(ctx: ConsistencyCheck, collection: str) -> CollectionCheck:
     result = CollectionCheck(collection)
-    store = engine.store
+    store = ctx.store
     for row in store.articles_without_layout(collection):
-        _relay(engine, collection, row, result)
+        _relay(ctx, collection, row, result)
     dimension = store.meta("dimension")  # None until a first article is stored: nothing to check
     chunk_ids, sentence_keys = store.bad_vectors(collection, int(dimension)) if dimension else ([], [])
     if chunk_ids or sentence_keys:
         chunk_texts, sentence_texts = store.texts_for(chunk_ids, sentence_keys)
-        vectors = engine.embedder.encode(chunk_texts + sentence_texts)
+        vectors = ctx.encode(chunk_texts + sentence_texts)
         store.update_vectors(
             collection,
             list(zip(chunk_ids, vectors[: len(chunk_ids)], strict=True)),
@@ -137,48 +165,48 @@ def _check_collection(engine: Engine, collection: str) -> CollectionCheck:
             len(sentence_keys),
         )
     result.articles, result.sentences, result.chunks = store.layout_counts(collection)
-    _check_caches(engine, collection, result)
+    _check_caches(ctx, collection, result)
     return result
 
 
-def _relay(engine: Engine, collection: str, row: ArticleRow, result: CollectionCheck) -> None:
+def _relay(ctx: ConsistencyCheck, collection: str, row: ArticleRow, result: CollectionCheck) -> None:
     """Lay an article out again from its stored text (its sentences or chunks are missing)."""
     # Plain text was laid out with its first line as the headline exactly when that line became the title.
     first_line = row.text.strip().split("\n", 1)[0].strip()
     doc = extract.Document(row.text, f"article {row.id}", first_line_is_title=first_line == row.title)
     try:
-        plan = engine._layout(doc, title=None, url=row.url, published=None, digest=row.content_hash)
+        plan = ctx.lay_out(doc, title=None, url=row.url, published=None, digest=row.content_hash)
     except InvalidInput:
-        engine.store.delete_article(collection, row.id)
+        ctx.store.delete_article(collection, row.id)
         result.articles_removed.append(row.id)
         log.warning(
             "%s: removed article %d, which had no chunks and nothing quotable to make them from", collection, row.id
         )
         return
-    stored = [(start, end, quotable) for _, start, end, quotable, _ in engine.store.sentences(row.id)]
+    stored = [(start, end, quotable) for _, start, end, quotable, _ in ctx.store.sentences(row.id)]
     keep_sentences = stored == [(start, end, bool(quotable)) for start, end, quotable in plan.new.sentences]
     # Sentences that are still there as the layout would make them keep their vectors (a damaged one is
     # caught by the vector check next): only the chunks are embedded.
     texts = plan.chunk_texts + ([] if keep_sentences else plan.sentence_texts)
-    vectors = engine.embedder.encode(texts)
+    vectors = ctx.encode(texts)
     n = len(plan.chunk_texts)
     new = replace(plan.new, chunk_vectors=vectors[:n], sentence_vectors=vectors[n:])
-    engine.store.replace_layout(collection, row.id, new, sentences=not keep_sentences)
+    ctx.store.replace_layout(collection, row.id, new, sentences=not keep_sentences)
     result.articles_relaid.append(row.id)
     log.warning("%s: article %d had lost its sentences or chunks; laid out and embedded again", collection, row.id)
 
 
-def _check_caches(engine: Engine, collection: str, result: CollectionCheck) -> None:
+def _check_caches(ctx: ConsistencyCheck, collection: str, result: CollectionCheck) -> None:
     """Load the caches as a question would; any whose ids differ from SQLite's is rebuilt from SQLite."""
-    if not result.chunks and not any(path.exists() for path in engine._cache_paths(collection)):
+    if not result.chunks and not any(path.exists() for path in ctx.indexes.paths(collection)):
         return  # an empty or unknown collection: nothing to compare, and no reason to create caches
-    engine._indexes.pop(collection, None)  # judge the files on disk, not what this process holds
-    state = engine._index(collection)
+    ctx.indexes.drop(collection)  # judge the files on disk, not what this process holds
+    state = ctx.indexes.get(collection)
     result.caches_rebuilt = list(state.rebuilt)
-    with engine.store.snapshot():
-        if engine.store.revision(collection) != state.revision:
+    with ctx.store.snapshot():
+        if ctx.store.revision(collection) != state.revision:
             return  # another process wrote meanwhile: the caches follow its revision on the next question
-        expected = set(engine.store.chunk_ids(collection).tolist())
+        expected = set(ctx.store.chunk_ids(collection).tolist())
     drifted = []
     faiss_ids = state.vectors.ids()
     if len(faiss_ids) != len(expected) or set(faiss_ids.tolist()) != expected:
@@ -187,11 +215,11 @@ def _check_caches(engine: Engine, collection: str, result: CollectionCheck) -> N
         drifted.append("bm25")
     if not drifted:
         return
-    faiss_path, bm25_path = engine._cache_paths(collection)
+    faiss_path, bm25_path = ctx.indexes.paths(collection)
     for kind in drifted:
         (faiss_path if kind == "faiss" else bm25_path).unlink(missing_ok=True)
-    engine._indexes.pop(collection, None)
-    engine._index(collection)  # rebuilt from SQLite, which is the truth
+    ctx.indexes.drop(collection)
+    ctx.indexes.get(collection)  # rebuilt from SQLite, which is the truth
     result.caches_repaired = drifted
     log.warning(
         "%s: the %s cache disagreed with SQLite's chunk ids; rebuilt from SQLite", collection, " and ".join(drifted)

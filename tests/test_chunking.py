@@ -57,23 +57,14 @@ def test_windows_overlap_by_one_sentence_and_respect_the_budget():
 def test_a_sentence_longer_than_the_model_window_is_split_not_truncated(engine: Engine):
     run_on = " ".join(f"item{n} and" for n in range(400)) + " the end."
     result = engine.add_text("default", "A list without full stops\n" + run_on)
-    state = engine._index("default")
+    state = engine.search_index("default")
     assert len(state.vectors) == result.chunks > 1
-    conn = engine.store._connect()
-    rows = conn.execute(
-        "SELECT substr(a.text, c.start + 1, c.end - c.start) FROM chunks c JOIN articles a ON a.id = c.article_id"
-    ).fetchall()
-    counts = engine.embedder.count_tokens([r[0] for r in rows])
+    rows = [text for _, text in engine.store.chunk_texts("default")]
+    counts = engine.embedder.count_tokens(rows)
     assert max(counts) + 2 <= engine.embedder.max_tokens  # +2 for [CLS] and [SEP]
 
 
 def test_no_sample_chunk_is_truncated_by_the_model(sample_engine: Engine):
-    rows = (
-        sample_engine.store._connect()
-        .execute(
-            "SELECT substr(a.text, c.start + 1, c.end - c.start) FROM chunks c JOIN articles a ON a.id = c.article_id"
-        )
-        .fetchall()
-    )
-    counts = sample_engine.embedder.count_tokens([r[0] for r in rows])
+    rows = [text for _, text in sample_engine.store.chunk_texts("default")]
+    counts = sample_engine.embedder.count_tokens(rows)
     assert rows and max(counts) + 2 <= sample_engine.embedder.max_tokens

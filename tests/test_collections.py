@@ -15,17 +15,16 @@ WEBB = (SAMPLES / "james-webb-space-telescope-launch.txt").read_text(encoding="u
 
 
 def faiss_ids(engine: Engine, collection: str) -> set[int]:
-    state = engine._index(collection)
+    state = engine.search_index(collection)
     return set(faiss.vector_to_array(state.vectors.index.id_map).tolist())
 
 
 def bm25_ids(engine: Engine, collection: str) -> set[int]:
-    return set(engine._index(collection).lexical.ids.tolist())
+    return set(engine.search_index(collection).lexical.ids.tolist())
 
 
 def chunk_ids(engine: Engine, article_id: int) -> set[int]:
-    rows = engine.store._connect().execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
-    return {r[0] for r in rows}
+    return {chunk.id for chunk, _ in engine.store.article_chunks(article_id)}
 
 
 def test_re_adding_the_same_article_is_a_duplicate(engine: Engine):
@@ -63,9 +62,8 @@ def test_remove_really_removes_rows_vectors_and_lexical_entries(engine: Engine):
     gone_chunks = chunk_ids(engine, gone.id)
     assert gone_chunks <= faiss_ids(engine, "default")
     engine.remove("default", gone.id)
-    conn = engine.store._connect()
-    assert conn.execute("SELECT count(*) FROM chunks WHERE article_id = ?", (gone.id,)).fetchone() == (0,)
-    assert conn.execute("SELECT count(*) FROM sentences WHERE article_id = ?", (gone.id,)).fetchone() == (0,)
+    assert engine.store.article_chunks(gone.id) == []
+    assert engine.store.sentences(gone.id) == []
     assert not gone_chunks & faiss_ids(engine, "default")
     assert not gone_chunks & bm25_ids(engine, "default")
     assert faiss_ids(engine, "default") == chunk_ids(engine, kept.id)
@@ -103,7 +101,7 @@ def test_collections_are_isolated(engine: Engine):
 def test_faiss_search_agrees_with_brute_force(engine: Engine):
     engine.add_documents("default", engine.documents(str(SAMPLES), []))
     ids, matrix = engine.store.chunk_vectors("default")
-    state = engine._index("default")
+    state = engine.search_index("default")
     for question in ["rocket launch", "seed vault temperature", "Olympic medals"]:
         query = engine.embedder.encode([question])[0]
         found_ids, found_scores = state.vectors.search(query, 5)

@@ -138,7 +138,7 @@ def expected(corpus, embedder, tmp_path_factory) -> dict[str, tuple[Synthetic, L
     table = {}
     for article in articles:
         doc = from_file(folder / f"article-{article.number:03d}.txt", 1_000_000)
-        plan = engine._layout(doc, title=None, url=None, published=None, digest="")
+        plan = engine.ingest.layout(doc, title=None, url=None, published=None, digest="")
         table[content_hash(article.text)] = (article, Layout(len(plan.sentence_texts), len(plan.chunk_texts)))
     engine.close()
     return table
@@ -147,7 +147,9 @@ def expected(corpus, embedder, tmp_path_factory) -> dict[str, tuple[Synthetic, L
 def assert_whole(engine: Engine, expected: dict[str, tuple[Synthetic, Layout]]) -> set[int]:
     """Every stored article is complete (sentences, chunks, sound vectors, in FAISS and BM25), nothing
     belongs to no article, and the caches hold exactly SQLite's chunks. Returns the present numbers."""
-    q = engine.store.query
+    def q(sql: str, params: list | tuple = ()) -> list[tuple]:  # read behind the engine's back, as a check would
+        return raw_sql(Path(engine.settings.data_dir), sql, tuple(params))
+
     dimension = engine.embedder.dimension
     present = set()
     for article_id, digest, text in q("SELECT id, content_hash, text FROM articles WHERE collection = ?", [COLLECTION]):
@@ -165,7 +167,7 @@ def assert_whole(engine: Engine, expected: dict[str, tuple[Synthetic, Layout]]) 
         orphans = q(f"SELECT count(*) FROM {table} WHERE article_id NOT IN (SELECT id FROM articles)")[0][0]
         assert orphans == 0, table
     chunk_ids = set(engine.store.chunk_ids(COLLECTION).tolist())
-    state = engine._index(COLLECTION)
+    state = engine.search_index(COLLECTION)
     assert sorted(state.vectors.ids().tolist()) == sorted(chunk_ids)
     assert sorted(state.lexical.ids.tolist()) == sorted(chunk_ids)
     return present
@@ -457,7 +459,7 @@ def test_a_cache_with_a_forged_header_is_rebuilt_by_check_and_at_start_up(damage
     cachefile.write(faiss_file, dict(header, revision=revision), payload)
     trusting = Engine(EngineSettings(data_dir=data_dir), embedder)
     try:  # without the check, the ghost's chunks stay in FAISS
-        assert ghost_chunks <= set(trusting._index(COLLECTION).vectors.ids().tolist())
+        assert ghost_chunks <= set(trusting.search_index(COLLECTION).vectors.ids().tolist())
     finally:
         trusting.close()
 

@@ -730,7 +730,7 @@ def test_the_bot_reconnects_when_the_gateway_drops_and_keeps_answering(engine: E
         identified = len(fake.identifies)
         fake.drop_connections()
         # it tries to RESUME; this Discord keeps no sessions (op 9), so it identifies again
-        fake.wait(lambda: len(fake.identifies) > identified and fake._sockets, timeout=60, what="a reconnect")
+        fake.wait(lambda: len(fake.identifies) > identified and fake.sockets, timeout=60, what="a reconnect")
         fake.wait(lambda: running.bot.is_ready(), what="READY again")
         log = fake.slash("ask", guild_id=guild_a, who=ALICE, question="When did DART hit Dimorphos?")
         assert "26 September 2022" in text_of(only(fake.wait_result(log)))
@@ -754,16 +754,16 @@ def test_long_answers_fit_discords_limits(engine: Engine):
     answer = Answer("why? " * 100, "", False, quotes, 12.0)
     embed = embeds.answer_embed(answer, 20_000)
     fake = FakeDiscord()
-    assert fake._check_message({"embeds": [embed.to_dict()]}) is None
+    assert fake.check_message({"embeds": [embed.to_dict()]}) is None
     assert len(embed) <= embeds.EMBED_TOTAL_LIMIT and "shortened" in embed.footer.text
     assert embed.description.count("> ") == 9  # every quote is still there, trimmed at a word
     sources = embeds.passages_embeds(answer, [("before " * 400, q.text, "after " * 400) for q in quotes])
     from bot.cogs.asking import embed_batches
 
     for batch in embed_batches(sources):
-        assert fake._check_message({"embeds": [e.to_dict() for e in batch]}) is None
+        assert fake.check_message({"embeds": [e.to_dict() for e in batch]}) is None
     abstain = Answer("q", "x", True, (), 1.0, tuple(ArticleRef(i, "T" * 300, None, None) for i in range(3)))
-    assert fake._check_message({"embeds": [embeds.answer_embed(abstain, 3).to_dict()]}) is None
+    assert fake.check_message({"embeds": [embeds.answer_embed(abstain, 3).to_dict()]}) is None
     long_title = embeds.article_choice_name(12, "A headline that goes on " * 10, "2024-03-14")
     assert len(long_title) <= 100 and long_title.endswith("… · 2024-03-14")
 

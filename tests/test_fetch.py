@@ -268,7 +268,7 @@ def _chunk_ids(engine: Engine, article_id: int) -> set[int]:
 
 def _cached_ids(engine: Engine, collection: str = "default") -> tuple[set[int], set[int], int]:
     """(FAISS ids, BM25 ids, FAISS size) of the engine's caches for the collection."""
-    state = engine._index(collection)
+    state = engine.search_index(collection)
     faiss_ids = {int(i) for i in faiss.vector_to_array(state.vectors.index.id_map)}
     return faiss_ids, {int(i) for i in state.lexical.ids}, len(state.vectors)
 

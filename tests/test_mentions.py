@@ -67,7 +67,7 @@ def test_llm_text_with_mentions_is_shown_defused_and_no_payload_can_ping(
             summary = only(only(fake.wait_result(summarised))["embeds"])
             sent = [r for r in fake.requests if _sends_text(r)]
         article_text = llm_engine.article_text(collection, added.id)
-        logged = [json.loads(row[0]) for row in llm_engine.store.query("SELECT answer FROM answers")]
+        logged = [json.loads(row.answer_json) for row in llm_engine.store.answers(collection)]
         llm_engine.close()
 
     # what survives verification: the model's sentence, mentions and all, citing the real quote

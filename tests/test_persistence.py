@@ -91,7 +91,7 @@ def test_a_corrupt_cache_is_rebuilt_not_a_crash(filled, make_engine, damage: str
     assert [q.text for q in reopened.ask("default", QUESTION).quotes] == expected
     # ...and the rebuilt caches were saved, intact, for the next start.
     third = make_engine(data_dir)
-    assert third._index("default").vectors is not None
+    assert third.search_index("default").vectors is not None
     assert [q.text for q in third.ask("default", QUESTION).quotes] == expected
 
 

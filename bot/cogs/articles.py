@@ -97,10 +97,10 @@ class Articles(commands.GroupCog, group_name="article", group_description="Add, 
             raise InvalidInput("Pasted text needs a title: fill in the title option too.")
         if file is not None:
             kind = extract.kind_for_name(file.filename)
-            if file.size > engine.settings.max_article_bytes:
+            if file.size > self.bot.limits.max_article_bytes:
                 raise InvalidInput(
                     f"{file.filename} is {human_size(file.size)}; the limit is "
-                    f"{human_size(engine.settings.max_article_bytes)}."
+                    f"{human_size(self.bot.limits.max_article_bytes)}."
                 )
         await interaction.response.defer(ephemeral=True, thinking=True)
         progress = Progress(interaction, asyncio.get_running_loop())
@@ -111,11 +111,11 @@ class Articles(commands.GroupCog, group_name="article", group_description="Add, 
             await progress.show(f"Reading {file.filename}…")
             data = await file.read()
             doc = await self.bot.run_engine(
-                extract.from_bytes, data, file.filename, kind, max_bytes=engine.settings.max_article_bytes
+                extract.from_bytes, data, file.filename, kind, max_bytes=self.bot.limits.max_article_bytes
             )
         else:
             doc = await self.bot.run_engine(
-                extract.from_bytes, (text or "").encode(), "text", "text", max_bytes=engine.settings.max_article_bytes
+                extract.from_bytes, (text or "").encode(), "text", "text", max_bytes=self.bot.limits.max_article_bytes
             )
         results = await self.bot.run_engine(
             engine.add_documents,

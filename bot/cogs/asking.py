@@ -54,7 +54,7 @@ class SourcesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"byline
             collection = bot.collection_for(interaction.guild_id)
 
             def load() -> tuple[Answer, list[tuple[str, str, str]]]:
-                logged = bot.engine.feedback.answer(self.answer_id, collection)
+                logged = bot.answer_log.answer(self.answer_id, collection)
                 return logged.answer, [bot.engine.passage(collection, q) for q in logged.answer.quotes]
 
             answer, passages = await bot.run_engine(load)
@@ -90,9 +90,7 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"byline:vo
         bot = interaction.client
         try:
             collection = bot.collection_for(interaction.guild_id)
-            await bot.run_engine(
-                bot.engine.feedback.record, self.answer_id, collection, str(interaction.user.id), self.vote
-            )
+            await bot.run_engine(bot.answer_log.record, self.answer_id, collection, str(interaction.user.id), self.vote)
             thanks = "Thanks, noted: 👍" if self.vote == "up" else "Thanks, noted: 👎. The operator reviews these."
             await interaction.response.send_message(thanks, ephemeral=True)
         except Exception as exc:
@@ -145,7 +143,7 @@ class Asking(commands.Cog):
 
         def work() -> tuple[int, Answer, int]:
             answer = engine.ask(collection, question, follow_up_to=follow_up_to)
-            answer_id = engine.feedback.log_answer(collection, answer, str(user_id))
+            answer_id = self.bot.answer_log.log_answer(collection, answer, str(user_id))
             return answer_id, answer, engine.article_count(collection)
 
         answer_id, answer, searched = await self.bot.run_engine(work)
@@ -162,7 +160,7 @@ class Asking(commands.Cog):
         message = await interaction.followup.send(
             embed=embed, view=view, wait=True, allowed_mentions=discord.AllowedMentions.none()
         )
-        await self.bot.run_engine(self.bot.engine.feedback.attach_message, answer_id, str(message.id))
+        await self.bot.run_engine(self.bot.answer_log.attach_message, answer_id, str(message.id))
 
     @app_commands.command(
         name="summary", description="Summarise an article, or what the articles say about a topic; all quoted."
@@ -219,7 +217,7 @@ class Asking(commands.Cog):
             return
         previous = None
         if message.reference is not None and message.reference.message_id is not None:
-            logged = await bot.run_engine(bot.engine.feedback.answer_for_message, str(message.reference.message_id))
+            logged = await bot.run_engine(bot.answer_log.answer_for_message, str(message.reference.message_id))
             if logged is not None:
                 previous = logged
         # In a server a message is a question when it mentions the bot; in a DM every message is one.
@@ -242,7 +240,7 @@ class Asking(commands.Cog):
             reply = await message.reply(
                 embed=embed, view=view, mention_author=False, allowed_mentions=discord.AllowedMentions.none()
             )
-            await bot.run_engine(bot.engine.feedback.attach_message, answer_id, str(reply.id))
+            await bot.run_engine(bot.answer_log.attach_message, answer_id, str(reply.id))
         except Exception as exc:
             sentence = sentence_for(exc, "answering a mention")
             try:

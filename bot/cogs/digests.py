@@ -65,10 +65,10 @@ class Digests(commands.Cog):
         The period is claimed before posting: a digest is posted at most once per period, even if the post
         fails (it is logged) or another process polls too."""
         engine = self.bot.engine
-        now = engine.clock()
+        now = self.bot.clock()
         posted = 0
-        for schedule in await self.bot.run_engine(engine.schedules.due, now):
-            if not await self.bot.run_engine(engine.schedules.claim, schedule, now):
+        for schedule in await self.bot.run_engine(self.bot.schedules.due, now):
+            if not await self.bot.run_engine(self.bot.schedules.claim, schedule, now):
                 continue
             try:
                 digest = await self.bot.run_engine(engine.digest, schedule.collection, schedule.days)
@@ -119,9 +119,8 @@ class Digests(commands.Cog):
         collection = self.bot.collection_for(interaction.guild_id)
         minute = parse_time(time)
         target = str(channel.id if channel is not None else interaction.channel_id)
-        engine = self.bot.engine
         schedule = await self.bot.run_engine(
-            engine.schedules.set, collection, target, weekday, minute, days, engine.clock()
+            self.bot.schedules.set, collection, target, weekday, minute, days, self.bot.clock()
         )
         await interaction.response.send_message(
             f"The digest will be posted {_described(schedule)}.", ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -132,7 +131,7 @@ class Digests(commands.Cog):
     async def schedule_off(self, interaction: discord.Interaction) -> None:
         require_moderator(interaction)
         collection = self.bot.collection_for(interaction.guild_id)
-        cleared = await self.bot.run_engine(self.bot.engine.schedules.clear, collection)
+        cleared = await self.bot.run_engine(self.bot.schedules.clear, collection)
         text = "The weekly digest is off." if cleared else "There was no weekly digest to turn off."
         await interaction.response.send_message(text, ephemeral=True)
 
@@ -140,7 +139,7 @@ class Digests(commands.Cog):
     async def schedule_show(self, interaction: discord.Interaction) -> None:
         require_moderator(interaction)
         collection = self.bot.collection_for(interaction.guild_id)
-        schedule = await self.bot.run_engine(self.bot.engine.schedules.get, collection)
+        schedule = await self.bot.run_engine(self.bot.schedules.get, collection)
         text = f"The digest is posted {_described(schedule)}." if schedule else "No weekly digest is scheduled."
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 

@@ -1,4 +1,4 @@
-"""FAISS: exact inner product over L2-normalised vectors (cosine), ids = chunk rowids in SQLite.
+"""The vector backend, FAISS: exact inner product over L2-normalised vectors (cosine), ids = chunk rowids in SQLite.
 
 A cache, rebuilt from the vectors stored in SQLite whenever it is missing, stale or corrupt."""
 
@@ -33,14 +33,16 @@ class VectorIndex:
         """Every id held, in insertion order."""
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
-    def search(
-        self, query: np.ndarray, k: int, params: faiss.SearchParameters | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (ids, cosine scores) for one normalised query vector; `params` may restrict the ids searched
-        (an IDSelector)."""
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (ids, cosine scores) for one normalised query vector; with `allowed`, only those ids are
+        searched (FAISS filters them itself, through an IDSelectorBatch)."""
         k = min(k, len(self))
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        params = None
+        if allowed is not None:
+            params = faiss.SearchParameters()
+            params.sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
         scores, ids = self.index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]

@@ -1,4 +1,5 @@
-"""BM25 over chunks with bm25s (Lucene scoring, Snowball stemming, the 33 Lucene English stopwords).
+"""The lexical backend: BM25 over chunks with bm25s (Lucene scoring, Snowball stemming, the 33 Lucene
+English stopwords).
 
 bm25s has no incremental update; the index is rebuilt per collection from token lists kept in memory,
 so a rebuild after an add only tokenises the new chunks. Saved as one atomic cache file."""
@@ -109,14 +110,33 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def scores(self, query_tokens: list[str]) -> np.ndarray:
-        """BM25 score of every chunk (aligned with self.ids); zeros when no query term is known."""
+    def scores(self, query_tokens: list[str], allowed: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of every chunk (aligned with self.ids); zeros when no query term is known, and for
+        chunks outside `allowed` when it is given (bm25s's weight mask: 1 for allowed ids, else 0)."""
         if not len(self.ids):
             return np.zeros(0, dtype=np.float32)
         known = [t for t in query_tokens if t in self.retriever.vocab_dict]
         if not known:
             return np.zeros(len(self.ids), dtype=np.float32)
-        return np.asarray(self.retriever.get_scores(known), dtype=np.float32)
+        found = np.asarray(self.retriever.get_scores(known), dtype=np.float32)
+        if allowed is not None:
+            found = found * self.weight_mask(allowed)
+        return found
+
+    def weight_mask(self, allowed: np.ndarray) -> np.ndarray:
+        """bm25s's weight_mask for `allowed` chunk ids: 1.0 where a chunk may be returned, 0.0 elsewhere."""
+        return np.isin(self.ids, allowed).astype(np.float32)
+
+    def top(
+        self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids, scores) of the top-k chunks with a positive score, and every chunk's score."""
+        every = self.scores(query_tokens, allowed)
+        if len(every) and every.max() > 0:
+            top = np.argpartition(-every, min(k, len(every) - 1))[:k]
+            top = top[every[top] > 0]
+            return self.ids[top], every[top], every
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), every
 
     def idf(self, term: str) -> float:
         """Lucene-style idf, for weighting question words found in a candidate sentence."""

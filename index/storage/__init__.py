@@ -1,0 +1,60 @@
+"""Storage: the source of truth behind role interfaces (roles.py), chosen by URL (open_store).
+
+    sqlite:///path/to/byline.sqlite3   (or a plain path)   the embedded default, one file in the data dir
+
+Rooms are typed against the role they use; SQL lives only in this package, one folder of numbered
+migrations per backend (migrations/<backend>/NNNN_name.sql)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from index.errors import InvalidInput
+from index.storage.roles import AnswerLogStore, Articles, IndexSource, Layout, Repairs, ScheduleStore, Store
+from index.storage.rows import AnswerRow, ArticleRow, ChunkRow, NewArticle, ScheduleRow, VoteRow, utc_now
+
+
+def _sqlite(url: str) -> Store:
+    from index.storage.sqlite import SQLiteStore
+
+    path = url.removeprefix("sqlite://")
+    return SQLiteStore(Path(path))
+
+
+_BACKENDS: dict[str, Callable[[str], Store]] = {"sqlite": _sqlite}
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite://{Path(path).resolve()}"
+
+
+def open_store(url: str) -> Store:
+    """The store a URL names: `sqlite:///abs/path.sqlite3`, or a bare path (SQLite)."""
+    scheme, sep, _ = url.partition("://")
+    if not sep:
+        return _sqlite(url)
+    try:
+        return _BACKENDS[scheme](url)
+    except KeyError:
+        raise InvalidInput(f"No storage backend for {scheme!r} URLs (known: {', '.join(_BACKENDS)}).") from None
+
+
+__all__ = [
+    "AnswerLogStore",
+    "AnswerRow",
+    "ArticleRow",
+    "Articles",
+    "ChunkRow",
+    "IndexSource",
+    "Layout",
+    "NewArticle",
+    "Repairs",
+    "ScheduleRow",
+    "ScheduleStore",
+    "Store",
+    "VoteRow",
+    "open_store",
+    "sqlite_url",
+    "utc_now",
+]

@@ -1,0 +1,93 @@
+"""The rows the store hands out and takes in: small frozen dataclasses, the same for every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    id: int
+    collection: str
+    title: str
+    url: str | None
+    published: str | None
+    added: str
+    text: str
+    content_hash: str
+    body_end: int
+    chunks: int = 0
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    id: int
+    article_id: int
+    first_sentence: int
+    last_sentence: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """Everything needed to store an article in one transaction."""
+
+    title: str
+    url: str | None
+    published: str | None
+    text: str
+    content_hash: str
+    body_end: int
+    source: str
+    sentences: Sequence[tuple[int, int, bool]]  # (start, end, quotable)
+    sentence_vectors: np.ndarray
+    chunks: Sequence[tuple[int, int]]  # (first_sentence, last_sentence)
+    chunk_vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    """One logged answer, its Answer still as the JSON text it was stored as."""
+
+    id: int
+    collection: str
+    question: str
+    answer_json: str
+    asked_by: str | None
+    message_id: str | None
+    created: str
+
+
+@dataclass(frozen=True)
+class VoteRow:
+    answer_id: int
+    collection: str
+    question: str
+    answer_json: str
+    user_id: str
+    vote: int  # +1 or -1
+    created: str
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    collection: str
+    target: str
+    weekday: int
+    minute_of_day: int
+    days: int
+    created: str
+    last_period: str | None
+
+
+# (index, start, end, quotable, vector) of one sentence of an article
+SentenceRow = tuple[int, int, int, bool, np.ndarray]
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
