@@ -147,6 +147,7 @@ def expected(corpus, embedder, tmp_path_factory) -> dict[str, tuple[Synthetic, L
 def assert_whole(engine: Engine, expected: dict[str, tuple[Synthetic, Layout]]) -> set[int]:
     """Every stored article is complete (sentences, chunks, sound vectors, in FAISS and BM25), nothing
     belongs to no article, and the caches hold exactly SQLite's chunks. Returns the present numbers."""
+
     def q(sql: str, params: list | tuple = ()) -> list[tuple]:  # read behind the engine's back, as a check would
         return raw_sql(Path(engine.settings.data_dir), sql, tuple(params))
 
