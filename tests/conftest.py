@@ -83,6 +83,19 @@ def run_cli(*args: str, data_dir: Path, stdin: bytes | None = None, env: dict[st
     )
 
 
+# The model stack that answering must never import when the ONNX copy of the bundled model is used.
+HEAVY = ("torch", "transformers", "sentence_transformers")
+
+
+def imported(importtime_stderr: str, packages: tuple[str, ...]) -> set[str]:
+    """Top-level packages named in `python -X importtime` output."""
+    names = set()
+    for line in importtime_stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names & set(packages)
+
+
 def cli_env(data_dir: Path, env: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a `python -m bot` child process: this one's, minus any Discord token."""
     inherited = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}

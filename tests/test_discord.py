@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, REPO, SAMPLES, run_cli
+from conftest import FIXTURES, HEAVY, REPO, SAMPLES, imported, run_cli
 from discord import gateway, http
 from fake_discord import EPHEMERAL, MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord, InteractionLog, user
 
@@ -822,8 +822,13 @@ def test_python_m_bot_run_connects_and_answers(tmp_path: Path):
         "HF_HUB_OFFLINE": "1",
         "PYTHONPATH": str(REPO),
     }
+    # -X importtime: stderr names every module imported, to show that answering never loads torch
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-X", "importtime", "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         fake.wait_ready(timeout=180)
@@ -840,6 +845,7 @@ def test_python_m_bot_run_connects_and_answers(tmp_path: Path):
             _, stderr = process.communicate()
         fake.stop()
     assert fake.token.encode() not in stderr  # the token is never logged
+    assert imported(stderr.decode(), HEAVY) == set()  # the bundled model ran on ONNX Runtime
 
 
 def test_a_wrong_token_is_one_clear_sentence_and_exit_1(tmp_path: Path):

