@@ -1,14 +1,19 @@
 """The Discord face: a commands.Bot that receives the engine, loads the cogs in setup_hook and turns every
-error into one ephemeral sentence. Everything slow runs in a thread (asyncio.to_thread), so the event loop
-keeps answering heartbeats and other members while the model works."""
+error into one ephemeral sentence. Everything slow runs in a worker thread, so the event loop keeps answering
+heartbeats and other members while the model works: questions and other short engine calls in a pool of one
+thread per core, a moderator's ingest (fetch, extract, embed) in asyncio's own pool beside it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import gc
 import logging
+import sys
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
@@ -18,6 +23,7 @@ from discord.ext import commands
 
 from bot.config import DiscordSettings, guild_collection
 from index.errors import BylineError
+from index.runtime import default_threads
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -32,6 +38,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COGS = ("bot.cogs.asking", "bot.cogs.articles", "bot.cogs.digests")
+SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before it is asked to hand it over
 GENERIC_ERROR = "Something went wrong on my side; the bot's operator can find the details in its log."
 
 
@@ -82,15 +89,26 @@ class Byline(commands.Bot):
         self.cooldown = Cooldown(settings.ask_cooldown)
         # Views with a timeout (e.g. /article list pages), stopped on close so no timer outlives the bot.
         self.open_views: weakref.WeakSet[discord.ui.View] = weakref.WeakSet()
+        # Answering is mostly Python holding the GIL between model calls: more threads than cores add no
+        # throughput, only more threads in the queue for the GIL that the event loop waits in too
+        # (asyncio's default pool has cores + 4).
+        self.workers = ThreadPoolExecutor(max_workers=default_threads(), thread_name_prefix="byline-engine")
 
     async def close(self) -> None:
         for view in list(self.open_views):
             view.stop()
         await super().close()
+        self.workers.shutdown(wait=False, cancel_futures=True)
 
     async def setup_hook(self) -> None:
         # Load the model now rather than on the first question, without blocking the connection.
         await asyncio.to_thread(self.engine.embedder.load)
+        # Worker threads run Python between model calls, and a thread that wants the GIL waits for each
+        # holder's turn (5 ms by default) in a queue. The event loop takes the GIL after every socket
+        # call, so with a few busy workers it woke up to 150 ms late; 1 ms turns keep it under ~50 ms
+        # (tests/test_load.py: 50 questions during an ingest, longest stall 23-52 ms against 37-146 ms)
+        # for about 20% more answer time under that load. The bot process is latency-bound: it pays.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         for cog in COGS:
             await self.load_extension(cog)
         # The model, torch and discord.py leave ~500k long-lived objects; a full garbage collection walks
@@ -139,7 +157,13 @@ class Byline(commands.Bot):
         raise NotAvailableHere("I only answer in servers: ask me there, about that server's articles.")
 
     async def run_engine(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run an engine call in a worker thread."""
+        """Run an engine call (a question, a summary, a lookup) in the bot's pool of one thread per core."""
+        call = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.workers, call)
+
+    async def run_long(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a moderator's long call (fetch, extract, ingest) outside the question pool, so a long upload
+        never holds a thread that questions wait for."""
         return await asyncio.to_thread(function, *args, **kwargs)
 
     async def on_app_command_error(

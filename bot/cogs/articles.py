@@ -106,18 +106,18 @@ class Articles(commands.GroupCog, group_name="article", group_description="Add, 
         progress = Progress(interaction, asyncio.get_running_loop())
         if url is not None:
             await progress.show(f"Fetching <{url.strip()}>…")
-            doc = await self.bot.run_engine(engine.fetch_url, url.strip())
+            doc = await self.bot.run_long(engine.fetch_url, url.strip())
         elif file is not None:
             await progress.show(f"Reading {file.filename}…")
             data = await file.read()
-            doc = await self.bot.run_engine(
+            doc = await self.bot.run_long(
                 extract.from_bytes, data, file.filename, kind, max_bytes=self.bot.limits.max_article_bytes
             )
         else:
-            doc = await self.bot.run_engine(
+            doc = await self.bot.run_long(
                 extract.from_bytes, (text or "").encode(), "text", "text", max_bytes=self.bot.limits.max_article_bytes
             )
-        results = await self.bot.run_engine(
+        results = await self.bot.run_long(
             engine.add_documents,
             collection,
             [doc],
