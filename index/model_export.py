@@ -5,9 +5,11 @@ a cache folder named after the checksum of the bundled model files (read from th
 finding it costs no 90 MB read), and is made in four steps: export the transformer with
 `torch.onnx.export` (the TorchScript exporter: it needs no extra package, and `onnxscript`'s dynamo
 exporter gave no better graph); run it on probe texts beside sentence-transformers and refuse it unless
-every vector is within cosine 0.9999; write model.onnx to a temporary name, fsync and rename; write the
-manifest (sha256, size, what was verified) last, the same way. A process that finds no manifest makes
-the copy again; an flock on the folder keeps two processes from making it at once.
+every vector is within cosine 0.9999; save it as a small graph (model.onnx) and its weights
+(model.data, page-aligned so ONNX Runtime maps it instead of copying it) in a temporary folder, fsync and
+rename both into place; write the manifest (sha256 and size of each, what was verified) last, the same
+way. A process that finds no valid manifest makes the copy again; an flock on the folder keeps two
+processes from making it at once.
 
 This is the only module that imports torch for the ONNX path, and only inside `export_bundled`."""
 
@@ -19,13 +21,14 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
 from index.errors import BylineError
-from index.runtime import MANIFEST, Manifest, ModelFileError, file_sha256, verified_model
+from index.runtime import MANIFEST, MODEL_FILES, Manifest, ModelFileError, file_sha256, verified_model
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,8 @@ SOURCE_FILES = (
     "1_Pooling/config.json",
 )
 MIN_COSINE = 0.9999
-EXPORT_FORMAT = 1  # bump when the export itself changes: a new cache folder, never a stale file
+EXPORT_FORMAT = 2  # bump when the export itself changes: a new cache folder, never a stale file
+# 1: one model.onnx with the weights inside; 2: model.onnx + model.data (external, memory-mapped weights)
 
 # Texts the copy must embed like sentence-transformers does before it is used: short, long (truncated at
 # the model's 256 word pieces), unusual characters, and batches of mixed lengths.
@@ -135,7 +139,8 @@ def export_bundled(model_dir: Path, name: str, root: Path | None = None) -> tupl
             raise BylineError(f"The bundled model files in {model_dir} differ from their package's RECORD.")
         facts = _export(model_dir, folder)
         facts["seconds"] = round(time.perf_counter() - started, 1)
-        manifest = Manifest(checksum, file_sha256(folder / "model.onnx"), (folder / "model.onnx").stat().st_size, facts)
+        files = {name: (file_sha256(folder / name), (folder / name).stat().st_size) for name in MODEL_FILES}
+        manifest = Manifest(checksum, files, facts)
         _write_atomically(folder / MANIFEST, json.dumps(manifest.to_json(), indent=1).encode())
         log.info("ONNX copy of %s ready (%.1f s, min cosine %.6f)", name, facts["seconds"], facts["min_cosine"])
         return folder, True
@@ -146,6 +151,7 @@ def _export(model_dir: Path, folder: Path) -> dict:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import numpy as np
+    import onnx
     import torch
     import transformers
     from sentence_transformers import SentenceTransformer
@@ -175,37 +181,52 @@ def _export(model_dir: Path, folder: Path) -> dict:
     ids = torch.tensor([[101, 2023, 2003, 1037, 3231, 102], [101, 2023, 102, 0, 0, 0]])
     example = (ids, (ids > 0).long(), torch.zeros_like(ids))
     names = ["input_ids", "attention_mask", "token_type_ids"]
-    fd, tmp = tempfile.mkstemp(prefix="model.onnx.", suffix=".tmp", dir=folder)
-    os.close(fd)
+    work = Path(tempfile.mkdtemp(prefix="making.", dir=folder))
     try:
+        traced = work / "traced.onnx"
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on constant shapes: the probes below decide
             torch.onnx.export(
                 LastHiddenState(transformer),
                 example,
-                tmp,
+                str(traced),
                 input_names=names,
                 output_names=["last_hidden_state"],
                 dynamic_axes={n: {0: "batch", 1: "sequence"} for n in [*names, "last_hidden_state"]},
                 opset_version=17,
                 dynamo=False,
             )
-        runner = TransformerRunner(Path(tmp), model_dir / "tokenizer.json", max_tokens, threads=1, batch_size=4)
+        graph, weights = MODEL_FILES
+        proto = onnx.load(str(traced))
+        traced.unlink()
+        # Every initializer of 1 kB or more goes to the weights file, each at an aligned offset (mappable).
+        onnx.save_model(
+            proto,
+            str(work / graph),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=weights,
+            size_threshold=1024,
+        )
+        del proto
+        runner = TransformerRunner(work / graph, model_dir / "tokenizer.json", max_tokens, threads=1, batch_size=4)
         ours = np.zeros((len(PROBES), transformer.config.hidden_size), dtype=np.float32)
         for hidden, mask, positions in runner.run(list(PROBES)):
             ours[positions] = mean_pool(hidden, mask)
+        del runner
         theirs = reference.encode(
             list(PROBES), batch_size=4, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         min_cosine = float((ours * theirs).sum(axis=1).min())
         if min_cosine < MIN_COSINE:
             raise BylineError(f"The ONNX copy embeds differently (cosine {min_cosine:.6f}); it was not kept.")
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, folder / "model.onnx")
+        for name in (weights, graph):  # the weights first: a graph in place never points at missing weights
+            with (work / name).open("rb") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(work / name, 0o644)
+            os.replace(work / name, folder / name)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
     return {
         "dimension": int(ours.shape[1]),
         "max_tokens": max_tokens,

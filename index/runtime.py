@@ -33,25 +33,29 @@ class ModelFileError(BylineError):
     """An ONNX model file is missing, damaged or not the one its manifest describes."""
 
 
+MODEL_FILES = ("model.onnx", "model.data")  # the graph, and its weights beside it (memory-mapped)
+
+
 @dataclass(frozen=True)
 class Manifest:
-    """What `model_export` wrote beside an ONNX file, read back to check the file before use."""
+    """What `model_export` wrote beside an ONNX model, read back to check its files before use."""
 
     source_checksum: str  # the checksum of the model files it was made from
-    sha256: str  # of model.onnx
-    size: int
+    files: dict[str, tuple[str, int]]  # name -> (sha256, size), for each of MODEL_FILES
     facts: dict  # dimension, max_tokens, pooling, verification numbers, versions
 
     @classmethod
     def read(cls, folder: Path) -> Manifest | None:
         try:
             raw = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-            return cls(raw["source_checksum"], raw["sha256"], int(raw["size"]), dict(raw.get("facts", {})))
+            files = {name: (str(raw["files"][name]["sha256"]), int(raw["files"][name]["size"])) for name in MODEL_FILES}
+            return cls(raw["source_checksum"], files, dict(raw.get("facts", {})))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def to_json(self) -> dict[str, object]:
-        return {"source_checksum": self.source_checksum, "sha256": self.sha256, "size": self.size, "facts": self.facts}
+        files = {name: {"sha256": digest, "size": size} for name, (digest, size) in self.files.items()}
+        return {"source_checksum": self.source_checksum, "files": files, "facts": self.facts}
 
 
 def file_sha256(path: Path) -> str:
@@ -63,15 +67,18 @@ def file_sha256(path: Path) -> str:
 
 
 def verified_model(folder: Path, source_checksum: str | None = None) -> Manifest:
-    """The manifest of folder/model.onnx, after checking the file is whole and the one it describes."""
+    """The manifest of the ONNX model in folder, after checking its files are whole and the ones it describes."""
     manifest = Manifest.read(folder)
-    model = folder / "model.onnx"
-    if manifest is None or not model.is_file():
+    if manifest is None or not all((folder / name).is_file() for name in MODEL_FILES):
         raise ModelFileError(f"No ONNX model in {folder}.")
     if source_checksum is not None and manifest.source_checksum != source_checksum:
         raise ModelFileError(f"The ONNX model in {folder} was made from other model files.")
-    if model.stat().st_size != manifest.size or file_sha256(model) != manifest.sha256:
-        raise ModelFileError(f"The ONNX model in {folder} is damaged (its checksum does not match); delete it.")
+    for name, (digest, size) in manifest.files.items():
+        path = folder / name
+        if path.stat().st_size != size or file_sha256(path) != digest:
+            raise ModelFileError(
+                f"The ONNX model in {folder} is damaged ({name} does not match its checksum); delete it."
+            )
     return manifest
 
 

@@ -61,7 +61,8 @@ def test_the_onnx_copy_is_made_verified_reused_and_remade_when_damaged(tmp_path:
     assert folder.parent == cache / "onnx"
     manifest = verified_model(folder)
     assert manifest.facts["min_cosine"] >= 0.9999 and manifest.facts["dimension"] == 384
-    assert sorted(p.name for p in folder.iterdir()) == [".lock", "manifest.json", "model.onnx"]  # no temp file left
+    # the graph and its weights beside it, and no temporary file or folder left
+    assert sorted(p.name for p in folder.iterdir()) == [".lock", "manifest.json", "model.data", "model.onnx"]
     # A second prepare finds it (and imports no torch doing so)
     again = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "bot", "--json", "prepare"],
@@ -72,11 +73,11 @@ def test_the_onnx_copy_is_made_verified_reused_and_remade_when_damaged(tmp_path:
     )
     assert json.loads(again.stdout)["made"] is False
     assert not imported(again.stderr.decode(), HEAVY)
-    # A damaged file is refused, never used: the next use makes it again
-    model = folder / "model.onnx"
-    data = bytearray(model.read_bytes())
+    # A damaged file (one flipped byte in the weights) is refused, never used: the next use makes it again
+    weights = folder / "model.data"
+    data = bytearray(weights.read_bytes())
     data[len(data) // 2] ^= 0xFF
-    model.write_bytes(bytes(data))
+    weights.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="damaged"):
         verified_model(folder)
     engine_model = Embedder(cache_dir=cache)
