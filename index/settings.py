@@ -34,8 +34,7 @@ class EngineSettings:
     # "onnx": the bundled model on ONNX Runtime (no torch); "torch": sentence-transformers. Any other
     # BYLINE_MODEL always runs on sentence-transformers.
     runtime: str = "onnx"
-    # Inference threads for bulk encodes (ingest, reindex); 0 means every core. A question's own
-    # encode always uses one thread (index/runtime.py says why).
+    # Inference threads for every encode (questions, ingest, reindex); 0 means every core.
     threads: int = 0
     # Where the ONNX copy of the bundled model is kept; None: $XDG_CACHE_HOME/byline or ~/.cache/byline.
     model_cache: Path | None = None

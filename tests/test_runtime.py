@@ -43,7 +43,7 @@ def test_onnx_vectors_equal_sentence_transformers_on_bbc_sentences(embedder: Emb
     assert ours.dtype == np.float32 and ours.shape == theirs.shape == (len(texts), 384)
     assert (ours * theirs).sum(axis=1).min() >= 0.9999
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
-    # one text alone (the one-thread session) is embedded like the same text inside a batch
+    # one text alone is embedded like the same text inside a padded batch
     assert float(embedder.encode([texts[5]])[0] @ ours[5]) >= 0.99999
     # chunk sizing counts the same word pieces as the transformers tokenizer did
     assert embedder.count_tokens(texts) == torch_embedder.count_tokens(texts)
