@@ -1,7 +1,8 @@
 """The Discord face: a commands.Bot that receives the engine, loads the cogs in setup_hook and turns every
 error into one ephemeral sentence. Everything slow runs in a worker thread, so the event loop keeps answering
 heartbeats and other members while the model works: questions and other short engine calls in a pool of one
-thread per core, a moderator's ingest (fetch, extract, embed) in asyncio's own pool beside it."""
+thread per core, a moderator's ingest (fetch, extract, embed) in a second pool beside it, both at a
+lower OS priority than the event loop."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import contextvars
 import functools
 import gc
 import logging
+import os
 import sys
+import threading
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COGS = ("bot.cogs.asking", "bot.cogs.articles", "bot.cogs.digests")
+WORKER_NICENESS = 5  # how much lower than the event loop the worker threads run (Linux niceness)
 SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before it is asked to hand it over
 GENERIC_ERROR = "Something went wrong on my side; the bot's operator can find the details in its log."
 
@@ -92,17 +96,24 @@ class Byline(commands.Bot):
         # Answering is mostly Python holding the GIL between model calls: more threads than cores add no
         # throughput, only more threads in the queue for the GIL that the event loop waits in too
         # (asyncio's default pool has cores + 4).
-        self.workers = ThreadPoolExecutor(max_workers=default_threads(), thread_name_prefix="byline-engine")
+        self.workers = ThreadPoolExecutor(
+            max_workers=default_threads(), thread_name_prefix="byline-engine", initializer=lower_priority
+        )
+        self.long_workers = ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="byline-long", initializer=lower_priority
+        )
 
     async def close(self) -> None:
         for view in list(self.open_views):
             view.stop()
         await super().close()
         self.workers.shutdown(wait=False, cancel_futures=True)
+        self.long_workers.shutdown(wait=False, cancel_futures=True)
 
     async def setup_hook(self) -> None:
         # Load the model now rather than on the first question, without blocking the connection.
-        await asyncio.to_thread(self.engine.embedder.load)
+        # (in a worker: ONNX Runtime's threads are made by it and inherit its lower priority)
+        await self.run_long(self.engine.embedder.load)
         # Worker threads run Python between model calls, and a thread that wants the GIL waits for each
         # holder's turn (5 ms by default) in a queue. The event loop takes the GIL after every socket
         # call, so with a few busy workers it woke up to 150 ms late; 1 ms turns keep it under ~50 ms
@@ -164,12 +175,24 @@ class Byline(commands.Bot):
     async def run_long(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a moderator's long call (fetch, extract, ingest) outside the question pool, so a long upload
         never holds a thread that questions wait for."""
-        return await asyncio.to_thread(function, *args, **kwargs)
+        call = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.long_workers, call)
 
     async def on_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError | Exception
     ) -> None:
         await report_error(interaction, error)
+
+
+def lower_priority() -> None:
+    """Run this thread (and the threads it starts) WORKER_NICENESS below the event loop, so the loop gets a
+    core first when it wakes: Discord heartbeats and acknowledgements never wait behind the model."""
+    try:
+        thread = threading.get_native_id()
+        now = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, now + WORKER_NICENESS))
+    except (AttributeError, OSError):  # not Linux, or not allowed: same priority as the loop
+        pass
 
 
 def require_moderator(interaction: discord.Interaction) -> None:

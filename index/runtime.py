@@ -115,6 +115,10 @@ class TransformerRunner:
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Idle intra-op threads would spin for the next piece of work, holding the cores that FAISS and
+        # NumPy need right after an encode: with spinning, an ask on 96,768 chunks took 53 ms p50, without
+        # it 18 ms (the encode itself 3.3 ms against 3.2).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # an unreadable graph becomes one sentence
