@@ -99,6 +99,7 @@ class Byline(commands.Bot):
         self.workers = ThreadPoolExecutor(
             max_workers=default_threads(), thread_name_prefix="byline-engine", initializer=lower_priority
         )
+        # Moderators' uploads at once; more wait their turn.
         self.long_workers = ThreadPoolExecutor(
             max_workers=4, thread_name_prefix="byline-long", initializer=lower_priority
         )
@@ -169,19 +170,23 @@ class Byline(commands.Bot):
 
     async def run_engine(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run an engine call (a question, a summary, a lookup) in the bot's pool of one thread per core."""
-        call = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self.workers, call)
+        return await run_in(self.workers, function, *args, **kwargs)
 
     async def run_long(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a moderator's long call (fetch, extract, ingest) outside the question pool, so a long upload
         never holds a thread that questions wait for."""
-        call = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self.long_workers, call)
+        return await run_in(self.long_workers, function, *args, **kwargs)
 
     async def on_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError | Exception
     ) -> None:
         await report_error(interaction, error)
+
+
+async def run_in(pool: ThreadPoolExecutor, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """asyncio.to_thread, in a given pool: the call sees this task's context variables."""
+    call = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(pool, call)
 
 
 def lower_priority() -> None:

@@ -212,7 +212,7 @@ def _export(model_dir: Path, folder: Path) -> dict:
         proto = fused.model
         del fused
         traced.unlink()
-        # Every initializer of 1 kB or more goes to the weights file, each at an aligned offset (mappable).
+        # Every initializer of 1 kB or more goes to the weights file, which ONNX Runtime maps into memory.
         onnx.save_model(
             proto,
             str(work / graph),
