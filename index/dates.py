@@ -1,5 +1,12 @@
-"""Time in questions: "latest", "today", "this week", "in March" → a window of article dates to search in,
-or a preference for newer articles.
+"""Time in questions: "latest", "today", "this week", "articles from March" → a window of article dates to
+search in, or a preference for newer articles.
+
+Two readings of a date. Words about the news itself filter by the articles' dates: relative days and
+weeks ("yesterday", "this week", "the past 3 days", "last month"), "today" in a question about what
+happened, and any date next to a word for the coverage ("articles from March", "news in 2015") or making
+up the whole question ("what happened in March?"). A year or month naming *when something happened*
+("why was the bridge closed in 2015?", "what did profits do last year?") filters nothing: the article
+telling it may be dated years later, and the words stay in the question for retrieval.
 
 An article's date is its `published` date when known, else the day it was added. Windows are whole days
 (UTC) and inclusive. Months without a year mean the most recent such month that holds articles (news
@@ -54,6 +61,20 @@ _MONTH_YEAR = re.compile(
     rf"\b(?:(?P<prep>in|during|since|from|of|by|for)\s+)?(?P<month>{_MONTH})\.?(?:\s+(?P<year>(?:19|20)\d\d))?\b", re.I
 )
 _YEAR = re.compile(r"\b(?P<prep>in|during|since|from)\s+(?P<year>(?:19|20)\d\d)\b", re.I)
+# Words for the coverage rather than the events: a date beside them is a date of articles.
+_NEWS_WORDS = re.compile(
+    r"\b(?:articles?|news|stories|story|coverage|headlines?|reports|reporting|published|posted|dated|written"
+    r"|updates?|pieces?)\b",
+    re.I,
+)
+# "today" as "nowadays" ("What is the stadium called today?") versus today's news ("What did the mayor say
+# today?"): a past-tense verb or auxiliary reads as an event of today.
+_PAST_EVENT = re.compile(
+    r"\b(?:did|didn't|was|wasn't|were|had|has|have|happened|said|says|announced|went|won|lost|died|got)\b", re.I
+)
+# Relative words that always mean the news of those days; the rest filter only when about the news.
+_ALWAYS = frozenset({"yesterday", "this week", "last week", "this month", "last month"})
+_TODAY = frozenset({"today", "tonight", "this morning"})
 
 
 @dataclass(frozen=True)
@@ -95,9 +116,13 @@ def time_filter(
     rolling = _ROLLING.search(text) or _PAST_UNIT.search(text)
     year = _YEAR.search(text)
     month = next((m for m in _MONTH_YEAR.finditer(text) if _is_month(m)), None)
+    reading = "event"  # see the module docstring: "news" filters, "event" only if about the news
     if named:
-        found, span = _named(named.group("which").lower(), today, named.group(0)), named.span()
+        which = " ".join(named.group("which").lower().split())
+        found, span = _named(which, today, named.group(0)), named.span()
+        reading = "news" if which in _ALWAYS else "today" if which in _TODAY else "event"
     elif rolling:
+        reading = "news"
         n = rolling.groupdict().get("n")
         count = 1 if n is None else int(_NUMBERS.get(n.lower(), n) if not n.isdigit() else n)
         unit = rolling.group("unit").lower()
@@ -125,6 +150,14 @@ def time_filter(
             last = max(today, last)
         found, span = TimeFilter(year.group(0).strip(), first, last), year.span()
 
+    if found is not None and span is not None and reading != "news":
+        rest = _without(text, span)
+        about_news = bool(_NEWS_WORDS.search(text)) or not re.search(r"\w{3,}", _strip_question_words(rest))
+        if reading == "today":
+            about_news = about_news or bool(_PAST_EVENT.search(rest))
+        if not about_news:
+            found, span = None, None
+
     recent = _RECENT.search(text)
     if recent:
         if found is None:
@@ -133,9 +166,13 @@ def time_filter(
             found = TimeFilter(found.phrase, found.start, found.end, recent=True)
     if found is None or span is None:
         return None, text
-    rest = " ".join((text[: span[0]] + " " + text[span[1] :]).split())
-    rest = re.sub(r"\s+([?.!,])", r"\1", rest).lstrip(" ,;:")
+    rest = _without(text, span)
     return found, rest if re.search(r"\w{3,}", _strip_question_words(rest)) else text
+
+
+def _without(text: str, span: tuple[int, int]) -> str:
+    rest = " ".join((text[: span[0]] + " " + text[span[1] :]).split())
+    return re.sub(r"\s+([?.!,])", r"\1", rest).lstrip(" ,;:")
 
 
 def _named(which: str, today: date, phrase: str) -> TimeFilter:
@@ -170,7 +207,7 @@ def _is_month(match: re.Match[str]) -> bool:
 def _strip_question_words(text: str) -> str:
     return re.sub(
         r"\b(?:what|whats|what's|who|when|where|why|how|is|are|was|were|the|on|about|did|does|do|"
-        r"happened|happen|news|any|there|tell|me|us|say|said|of)\b",
+        r"happened|happen|happening|news|any|anything|new|going|on|there|tell|me|us|say|said|of|has|have|been)\b",
         " ",
         text,
         flags=re.I,
