@@ -285,7 +285,15 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     seconds = round(time.perf_counter() - started, 1)
     payload = {"model": embedder.name, "runtime": "onnx", "path": str(folder), "made": made, "seconds": seconds}
     verb = f"made and verified in {seconds:.1f} s" if made else "present and verified"
-    _emit(args, payload, f"ONNX copy of {embedder.name}: {verb} ({folder})")
+    lines = [f"ONNX copy of {embedder.name}: {verb} ({folder})"]
+    if settings.answer_model:  # shipped in the repository: only checked (checksum) and loaded here
+        from index.answer_model import AnswerModel
+
+        judge = AnswerModel(threads=1)
+        judge.load()
+        payload["answer_model"] = {"path": str(judge.folder), "sha256": judge.card.sha256, "threshold": judge.threshold}
+        lines.append(f"Answer-sentence model: verified ({judge.folder}, threshold {judge.threshold:.2f})")
+    _emit(args, payload, "\n".join(lines))
     return EXIT_OK
 
 

@@ -247,14 +247,19 @@ def pick_quotes(
             break
         if chosen and sentence.score < chosen[0].score - scoring.quote_margin:
             break
-        if any(
-            (s.article_id == sentence.article_id and s.index == sentence.index)
-            or float(np.dot(s.vector, sentence.vector)) >= scoring.duplicate_cosine
-            for s in chosen
-        ):
+        if repeats(sentence, chosen, scoring):
             continue
         chosen.append(sentence)
     return chosen
+
+
+def repeats(sentence: ScoredSentence, chosen: list[ScoredSentence], scoring: Scoring = DEFAULT_SCORING) -> bool:
+    """Whether the sentence is one already chosen or a near-duplicate of one (a syndicated copy)."""
+    return any(
+        (s.article_id == sentence.article_id and s.index == sentence.index)
+        or float(np.dot(s.vector, sentence.vector)) >= scoring.duplicate_cosine
+        for s in chosen
+    )
 
 
 def confidence(question: Question, best: ScoredSentence, scoring: Scoring = DEFAULT_SCORING) -> float:

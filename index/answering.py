@@ -13,6 +13,7 @@ from index import llm
 from index.answer import ScoredSentence, Scoring, pick_quotes
 from index.evidence import Evidence, EvidenceFinder
 from index.inputs import check_collection, check_question
+from index.judging import AnswerJudge, Judgement, pick_answering_quotes
 from index.models import Answer, ArticleRef, Quote
 from index.storage import Articles
 
@@ -44,6 +45,7 @@ class Answering:
         max_question_chars: int,
         chat: llm.ChatModel | None,
         prompts_dir,
+        judge: AnswerJudge | None = None,
     ) -> None:
         self.store = store
         self.evidence = evidence
@@ -52,6 +54,7 @@ class Answering:
         self.max_question_chars = max_question_chars
         self.llm = chat
         self.prompts_dir = prompts_dir
+        self.judge = judge  # None: the cheap scoring alone quotes and abstains (BYLINE_ANSWER_MODEL=off)
 
     def ask(self, collection: str, question: str, k: int | None = None, *, follow_up_to: str | None = None) -> Answer:
         """Answer with verbatim quotes, or abstain. `follow_up_to` is the previous question of a
@@ -61,6 +64,8 @@ class Answering:
         question = check_question(question, self.max_question_chars)
         previous = check_question(follow_up_to, self.max_question_chars) if follow_up_to else None
         self.evidence.embedder.load()  # before the clock starts: took_ms is the answer's own time
+        if self.judge is not None:
+            self.judge.model.load()
         started = time.perf_counter()
         limit = max(1, min(k or self.max_quotes, 10))
         with self.evidence.gather(collection, question, previous=previous) as evidence:
@@ -84,17 +89,35 @@ class Answering:
         candidates, texts, chunk_scores = list(evidence.candidates), evidence.texts, evidence.chunk_scores
         sentences, confidence = list(evidence.sentences), evidence.confidence
         took = lambda: (time.perf_counter() - started) * 1000  # noqa: E731
-        if not self.evidence.covered(evidence):
+        judgement: Judgement | None = None
+        if self.judge is not None:
+            judgement = self.judge.judge(question, sentences, texts)
+            confidence = judgement.confidence
+            covered = bool(judgement.ranked) and confidence >= self.judge.threshold
+        else:
+            covered = self.evidence.covered(evidence)
+        if not covered:
             related = self.evidence.related(candidates, chunk_scores)
             return Answer(question, no_answer(related), True, (), took(), tuple(related), confidence), None
-        if evidence.window and evidence.window.recent:  # after the abstention decision, about evidence alone
-            sentences = self._favour_recent(sentences)
-        quotes = self._quotes(pick_quotes(sentences, limit, self.scoring), texts)
+        recent = bool(evidence.window and evidence.window.recent)  # after the abstention decision
+        if judgement is not None and self.judge is not None:
+            if recent:
+                judgement = self.judge.reordered(judgement, self._favour_recent(list(judgement.ranked)))
+            chosen = pick_answering_quotes(judgement, limit, self.judge.threshold, self.scoring)
+        else:
+            if recent:
+                sentences = self._favour_recent(sentences)
+            chosen = pick_quotes(sentences, limit, self.scoring)
+        quotes = self._quotes(chosen, texts)
         answer = "\n".join(f"“{q.text}” [{n}]" for q, n in zip(quotes, citation_numbers(quotes), strict=True))
         extractive = Answer(question, answer, False, tuple(quotes), took(), (), confidence)
         if self.llm is None:
             return extractive, None
-        pool = self._quotes(pick_quotes(sentences, max(limit, LLM_QUOTES), self.scoring), texts)
+        if judgement is not None:  # the model's best candidates, answering or not: the LLM weighs them
+            pooled = pick_answering_quotes(judgement, max(limit, LLM_QUOTES), 0.0, self.scoring)
+        else:
+            pooled = pick_quotes(sentences, max(limit, LLM_QUOTES), self.scoring)
+        pool = self._quotes(pooled, texts)
         return extractive, LLMDraft(tuple(pool), tuple(self.evidence.related(candidates, chunk_scores)))
 
     def _quotes(self, chosen: list[ScoredSentence], texts: dict[tuple[int, int], str]) -> list[Quote]:

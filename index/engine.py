@@ -21,6 +21,7 @@ from pathlib import Path
 
 from index import consistency, dates, extract, llm
 from index.answer import DEFAULT_SCORING, Scoring
+from index.answer_model import AnswerModel
 from index.answering import NO_ANSWER, Answering, citation_numbers
 from index.catalogue import Catalogue
 from index.digests import Digests
@@ -30,6 +31,7 @@ from index.evidence import EvidenceFinder
 from index.feedback import FeedbackLog
 from index.ingest import Ingest, content_hash
 from index.inputs import check_collection, check_question
+from index.judging import AnswerJudge
 from index.maintenance import Maintenance
 from index.models import AddResult, Answer, Article, CollectionStats, Digest, Quote, Summary, TopicSummary
 from index.schedule import DigestSchedules
@@ -78,8 +80,14 @@ class Engine:
             self.store, self.indexes, self.embedder, scoring, s.abstain_threshold, self.clock
         )
         self.catalogue = Catalogue(self.store, self.store, self.indexes, write_lock)
+        self.answer_model = AnswerModel(threads=s.threads) if s.answer_model else None
+        judge = (
+            AnswerJudge(self.store, self.answer_model, s.answer_candidates, s.answer_threshold)
+            if self.answer_model
+            else None
+        )
         self.answering = Answering(
-            self.store, self.evidence, scoring, s.max_quotes, s.max_question_chars, self.llm, s.prompts_dir
+            self.store, self.evidence, scoring, s.max_quotes, s.max_question_chars, self.llm, s.prompts_dir, judge
         )
         self.summaries = Summaries(
             self.store, self.catalogue, self.evidence, s.max_question_chars, self.llm, s.prompts_dir

@@ -40,7 +40,13 @@ class EngineSettings:
     model_cache: Path | None = None
     # Word pieces per chunk, well under MiniLM's 256 so that no chunk is truncated.
     chunk_tokens: int = 128
-    abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD
+    abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD  # of the cheap scoring (answer_model off)
+    # The answer-sentence model (index/answer_model.py) judges the best `answer_candidates` sentences and
+    # decides quotes and abstention; off: the cheap scoring alone, as before it existed.
+    answer_model: bool = False
+    answer_candidates: int = 12
+    # The probability a candidate needs to be quoted; None: the model card's calibrated threshold.
+    answer_threshold: float | None = None
     max_quotes: int = 3
     max_question_chars: int = 500
     max_article_bytes: int = 5_000_000
@@ -93,6 +99,8 @@ class EngineSettings:
             "BYLINE_THREADS": ("threads", int),
             "BYLINE_ABSTAIN_THRESHOLD": ("abstain_threshold", float),
             "BYLINE_MAX_QUOTES": ("max_quotes", int),
+            "BYLINE_ANSWER_CANDIDATES": ("answer_candidates", int),
+            "BYLINE_ANSWER_THRESHOLD": ("answer_threshold", float),
             "BYLINE_MAX_QUESTION_CHARS": ("max_question_chars", int),
             "BYLINE_MAX_ARTICLE_BYTES": ("max_article_bytes", int),
             "BYLINE_MAX_ARTICLE_CHARS": ("max_article_chars", int),
@@ -117,6 +125,11 @@ class EngineSettings:
                 raise InvalidInput(
                     f"BYLINE_FETCH_ALLOWED_PORTS must be comma-separated port numbers, not {ports!r}."
                 ) from None
+        model = env.get("BYLINE_ANSWER_MODEL", "").strip().lower()
+        if model:
+            if model not in {"on", "off", "1", "0", "true", "false", "yes", "no"}:
+                raise InvalidInput(f"BYLINE_ANSWER_MODEL must be on or off, not {model!r}.")
+            values["answer_model"] = model in {"on", "1", "true", "yes"}
         allow = env.get("BYLINE_FETCH_ALLOW_PRIVATE", "").strip().lower()
         if allow:
             values["fetch_allow_private"] = allow in {"1", "true", "yes", "on"}
@@ -128,6 +141,10 @@ class EngineSettings:
             raise InvalidInput(f"BYLINE_RUNTIME must be onnx or torch, not {settings.runtime!r}.")
         if not 0 <= settings.threads <= 256:
             raise InvalidInput("BYLINE_THREADS must be 0 (every core) or a number of threads up to 256.")
+        if not 1 <= settings.answer_candidates <= 64:
+            raise InvalidInput("BYLINE_ANSWER_CANDIDATES must be between 1 and 64 sentences.")
+        if settings.answer_threshold is not None and not 0.0 < settings.answer_threshold < 1.0:
+            raise InvalidInput("BYLINE_ANSWER_THRESHOLD must be a probability between 0 and 1.")
         if settings.llm_base_url and not settings.llm_model:
             raise InvalidInput("BYLINE_LLM_BASE_URL is set, so BYLINE_LLM_MODEL must name the model to ask.")
         if settings.llm_timeout <= 0 or settings.llm_max_tokens < 16:

@@ -77,6 +77,8 @@ def test_an_article_is_written_whole_with_vectors_that_round_trip_bit_exact(stor
     spans = store.chunk_spans(added)
     assert all(text == new.text[c.start : c.end] for c, text in spans.values())
     assert dict(store.chunk_texts("c")) == {cid: text for cid, (_, text) in spans.items()}
+    texts = store.sentence_texts([(article_id, 0), (article_id, 3), (article_id, 99)])
+    assert texts == {(article_id, 0): "Sentence 0 of article 1.", (article_id, 3): "Sentence 3 of article 1."}
     assert store.meta("model") == "test-model" and store.meta("dimension") == str(DIM)
 
 

@@ -72,6 +72,18 @@ class LayoutQueries(SQLiteDatabase):
         )
         return [(a, i, s, e, bool(q), np.frombuffer(v, dtype=np.float32)) for a, i, s, e, q, v in rows]
 
+    def sentence_texts(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], str]:
+        """The text of each (article_id, idx) sentence that exists, sliced from its article in the database."""
+        if not keys:
+            return {}
+        where = " OR ".join(["(s.article_id = ? AND s.idx = ?)"] * len(keys))
+        rows = self._connect().execute(
+            "SELECT s.article_id, s.idx, substr(a.text, s.start + 1, s.end - s.start)"
+            f" FROM sentences s JOIN articles a ON a.id = s.article_id WHERE {where}",
+            tuple(int(x) for k in keys for x in k),
+        )
+        return {(a, i): t for a, i, t in rows}
+
     def article_refs(self, ids: Sequence[int]) -> dict[int, tuple[str, str | None, str | None]]:
         """id → (title, url, published), without loading article texts."""
         if not ids:
