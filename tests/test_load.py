@@ -1,5 +1,11 @@
 """Fifty members ask at once while a moderator's ingest runs, through the real bot on the loopback Discord:
-every answer is right, nothing errs, no "database is locked", and the event loop never stalls 100 ms."""
+every answer is right, nothing errs, no "database is locked", and the event loop is never blocked.
+
+"Never blocked" is asserted with bounds a blocked loop breaks by far and a busy shared CI machine does not:
+one embedding batch of the ingest (32 chunks) takes ~0.8 s, so a loop that ran any ingest step itself would
+stall that long; the loop's lateness is otherwise a matter of OS scheduling (CI once saw a single 115 ms
+tick among ~21 ms ones). How long the loop stalls on a quiet machine is a speed number: bench/loop_stall.py
+measures it (README "Speed and scale")."""
 
 from __future__ import annotations
 
@@ -18,7 +24,8 @@ from index.embedding import Embedder
 pytestmark = [pytest.mark.usefixtures("loopback_only"), pytest.mark.slow]
 
 MEMBERS = 50
-STALL_LIMIT_MS = 100
+STALL_LIMIT_MS = 400  # under half an ingest batch
+TYPICAL_STALL_MS = 50  # 99% of the monitor's ticks
 
 
 @pytest.fixture
@@ -63,3 +70,4 @@ def test_fifty_members_ask_at_once_while_an_ingest_runs(engine: Engine, caplog: 
     assert not [r for r in ours if r.getMessage().startswith("refused")]  # no cooldown, no limit hit
     # the loop kept breathing
     assert result.longest_stall_ms < STALL_LIMIT_MS, sorted(result.stalls_ms)[-10:]
+    assert np.percentile(result.stalls_ms, 99) < TYPICAL_STALL_MS, sorted(result.stalls_ms)[-20:]
