@@ -16,6 +16,7 @@ import numpy as np
 
 from index import dates
 from index.answer import Candidate, Question, ScoredSentence, Scoring, analyse_question, confidence, score_sentence
+from index.casual import plain_question
 from index.embedding import Embedder
 from index.models import ArticleRef
 from index.search.cache import SearchIndexes
@@ -86,13 +87,16 @@ class EvidenceFinder:
     ) -> Iterator[Evidence]:
         """The evidence for `text` in a collection, inside one read snapshot of the store.
 
-        "this week", "in March": only articles of those days are searched; the time words themselves are
+        Chat spellings and filler are read as the words they stand for (index/casual.py). "this week", "in
+        March": only articles of those days are searched; the time words themselves are
         left out of retrieval (no article is about the word "latest"). `previous` is the question before
         a follow-up: it helps find the article ("and when did it start?"), lends its window if the new
         question has none, while the sentences are scored for the new question alone. `since` (a topic
         summary's option) narrows the window's start."""
         state = self.indexes.get(collection)
-        window, asked = self.time_filter(collection, text)
+        window, asked = self.time_filter(collection, plain_question(text))
+        if previous:
+            previous = plain_question(previous)
         if window is None and previous:
             window, _ = self.time_filter(collection, previous)
         if since is not None:
