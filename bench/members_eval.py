@@ -7,9 +7,14 @@ on them; they are asked, as members would, through `Engine.ask` on one collectio
 - right abstentions: the on-topic unanswerable and off-topic questions the bot said the articles don't
   cover.
 
-Beside Byline (answer-sentence model): its cheap scoring alone (BYLINE_ANSWER_MODEL=off) and the dense
-baseline (top 1,000-character chunk; abstains below the cosine fitted on SQuAD's tune half in
-bench/squad_v2.py).
+Each table also comes by half: "tune" is the questions about the articles at even positions of the
+sorted article keys (and the off-topic questions with even ids), "report" the rest. The chat lexicon
+(index/casual.py) got four entries after its author read failures of the tune half; nothing has read or
+been fitted on the report half, so it is the number to quote.
+
+Byline as shipped ("byline": the cheap scoring, BYLINE_ANSWER_MODEL off), beside the experimental
+answer-sentence model ("answer_model_on") and the dense baseline (top 1,000-character chunk; abstains
+below the cosine fitted on SQuAD's tune half in bench/squad_v2.py).
 
 Then a news-domain check on QuAIL v1.3 dev's 30 news texts (VOA): its 60 "Unanswerable" questions (the
 right option is "not enough information") should abstain, its 60 "Factual" ones should be answered
@@ -54,6 +59,13 @@ def questions() -> list[dict]:
     return [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def half_of(question: dict, keys: list[str]) -> str:
+    """ "tune" or "report" (see the module docstring)."""
+    if question["article"]:
+        return "tune" if keys.index(question["article"]) % 2 == 0 else "report"
+    return "tune" if int(question["id"].lstrip("m")) % 2 == 0 else "report"
+
+
 def holds(answers: list[str], text: str) -> bool:
     return any(a.lower() in text.lower() for a in answers)
 
@@ -70,6 +82,7 @@ def run_engine(answer_model: bool, texts: dict[str, tuple[str, bool]]) -> tuple[
             ids[result[0].id] = key
         rows: list[dict] = []
         took: list[float] = []
+        keys = sorted(texts)
         for q in questions():
             answer = engine.ask("members", q["question"])
             took.append(answer.took_ms)
@@ -82,6 +95,7 @@ def run_engine(answer_model: bool, texts: dict[str, tuple[str, bool]]) -> tuple[
                     "any": any(hits),
                     "confidence": answer.confidence,
                     "source": q["source"],
+                    "half": half_of(q, keys),
                 }
             )
         engine.close()
@@ -97,6 +111,7 @@ def run_baseline(texts: dict[str, tuple[str, bool]], threshold: float) -> list[d
     asked = questions()
     found, scores = base.search(index, positions, Embedder().encode([q["question"] for q in asked]), 1)
     rows = []
+    ordered = sorted(keys)
     for q, f, s in zip(asked, found, scores, strict=True):
         chunk = base.chunks[f[0]]
         hit = keys[chunk.doc] == q["article"] and holds(q["answers"], chunk.text)
@@ -109,6 +124,7 @@ def run_baseline(texts: dict[str, tuple[str, bool]], threshold: float) -> list[d
                 "any": hit and not abstained,
                 "confidence": float(s[0]),
                 "source": q["source"],
+                "half": half_of(q, ordered),
             }
         )
     return rows
@@ -141,7 +157,7 @@ def quail_news(answer_model: bool) -> dict[str, float]:
     }
 
 
-def summarise(rows: list[dict]) -> dict[str, float]:
+def summarise(rows: list[dict], halves: bool = True) -> dict:
     def share(selected, key):
         chosen = [r[key] for r in rows if selected(r)]
         return round(float(np.mean(chosen)), 4) if chosen else 0.0
@@ -157,6 +173,11 @@ def summarise(rows: list[dict]) -> dict[str, float]:
         "right_abstentions": share(lambda r: r["kind"] != "answerable", "abstained"),
         "bbc_answered": share(lambda r: answerable(r) and r["source"] == "bbc", "any"),
         "sample_answered": share(lambda r: answerable(r) and r["source"] == "sample", "any"),
+        **(
+            {half: summarise([r for r in rows if r["half"] == half], False) for half in ("tune", "report")}
+            if halves
+            else {}
+        ),
     }
 
 
@@ -168,7 +189,7 @@ def main() -> None:
     )
     tables, latency = {}, {}
     started = time.time()
-    for name, on in (("byline", True), ("cheap_scoring", False)):
+    for name, on in (("byline", False), ("answer_model_on", True)):
         rows, took = run_engine(on, texts)
         tables[name] = summarise(rows)
         latency[name] = percentiles(took)
@@ -181,13 +202,14 @@ def main() -> None:
         "| off-topic abstained | right abstentions |"
     )
     print("|---|---|---|---|---|---|")
-    for name, t in tables.items():
-        print(
-            f"| {name} | {t['answered_gold_in_a_quote']:.3f} | {t['gold_in_top_quote']:.3f} | "
-            f"{t['on_topic_unanswerable_abstained']:.3f} | {t['off_topic_abstained']:.3f} | "
-            f"{t['right_abstentions']:.3f} |"
-        )
-    quail = {name: quail_news(on) for name, on in (("byline", True), ("cheap_scoring", False))}
+    for name, table in tables.items():
+        for label, t in (("all", table), ("tune half", table["tune"]), ("report half", table["report"])):
+            print(
+                f"| {name}, {label} | {t['answered_gold_in_a_quote']:.3f} | {t['gold_in_top_quote']:.3f} | "
+                f"{t['on_topic_unanswerable_abstained']:.3f} | {t['off_topic_abstained']:.3f} | "
+                f"{t['right_abstentions']:.3f} |"
+            )
+    quail = {name: quail_news(on) for name, on in (("byline", False), ("answer_model_on", True))}
     print("QuAIL news (VOA):", json.dumps(quail))
     record(
         "members",

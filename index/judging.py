@@ -63,17 +63,23 @@ class AnswerJudge:
     def previous_sentences(
         self, sentences: list[ScoredSentence], texts: dict[tuple[int, int], str]
     ) -> dict[tuple[int, int], str]:
-        """The sentence before each candidate (its context) by the candidate's (article id, index), from
-        the texts at hand or else the store."""
-        wanted = [(s.article_id, s.index - 1) for s in sentences if s.index > 0]
-        missing = [key for key in wanted if key not in texts]
-        found = {**{k: texts[k] for k in wanted if k in texts}, **self.store.sentence_texts(missing)}
-        return {(a, i + 1): text for (a, i), text in found.items()}
+        return previous_sentences(self.store, sentences, texts)
 
     def reordered(self, judgement: Judgement, ranked: list[ScoredSentence]) -> Judgement:
         """The same judgement with new ranking values (e.g. a recency bonus), sorted again."""
         pairs = sorted(zip(ranked, judgement.probabilities, strict=True), key=lambda x: x[0].score, reverse=True)
         return Judgement(tuple(s for s, _ in pairs), tuple(p for _, p in pairs), judgement.confidence)
+
+
+def previous_sentences(
+    store: Layout, sentences: list[ScoredSentence], texts: dict[tuple[int, int], str]
+) -> dict[tuple[int, int], str]:
+    """The sentence before each candidate (its context) by the candidate's (article id, index), from the
+    texts at hand or else the store."""
+    wanted = [(s.article_id, s.index - 1) for s in sentences if s.index > 0]
+    missing = [key for key in wanted if key not in texts]
+    found = {**{k: texts[k] for k in wanted if k in texts}, **store.sentence_texts(missing)}
+    return {(a, i + 1): text for (a, i), text in found.items()}
 
 
 def pick_answering_quotes(judgement: Judgement, limit: int, threshold: float, scoring: Scoring) -> list[ScoredSentence]:

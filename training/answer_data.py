@@ -99,9 +99,7 @@ def pairs(
     articles = sorted(by_article)
     out: list[Pair] = []
 
-    def pair(q: str, p: Paragraph, i: int, label: int, kind: str) -> Pair:
-        return Pair(q, p.sentences[i], p.sentences[i - 1] if i else None, label, p.article, kind)
-
+    pair = pair_of
     for _, question, paragraph, spans in found:
         if spans is None:
             every = range(len(paragraph.sentences))
@@ -129,7 +127,8 @@ def retrieved_negatives(part: str, engine, collection: str = "squad", per_questi
     """The sentences the cheap scoring ranks highest for each question, outside its paragraph and without
     any gold answer text: the near misses the model meets at run time (other paragraphs of the same
     article, other articles on the same subject). `engine` holds the SQuAD collection."""
-    judge = engine.answering.judge
+    from index.judging import previous_sentences
+
     gold_texts = {
         qa["id"]: [a["text"] for a in qa["answers"]]
         for item in json.loads(SQUAD_V1.read_text())["data"]
@@ -149,7 +148,7 @@ def retrieved_negatives(part: str, engine, collection: str = "squad", per_questi
                 if texts[s.article_id, s.index] not in context
                 and not any(a in texts[s.article_id, s.index] for a in answers)
             ][:per_question]
-            previous = judge.previous_sentences(chosen, texts)
+            previous = previous_sentences(engine.store, chosen, texts)
             for s in chosen:
                 out.append(
                     Pair(
@@ -162,3 +161,48 @@ def retrieved_negatives(part: str, engine, collection: str = "squad", per_questi
                     )
                 )
     return out
+
+
+def candidate_pairs(part: str, engine, collection: str = "squad", per_question: int = 6) -> list[Pair]:
+    """The pairs the model meets when asked: for each question of `part`, the `per_question` sentences the
+    cheap scoring ranks highest (what index/judging.py hands the model), each labelled 1 when it is a gold
+    sentence of the question's paragraph, else 0 (every one, for an unanswerable question); and the gold
+    sentences the cheap scoring missed, so every answerable question has its positive. `engine` holds the
+    SQuAD collection (bench/squad_collection.py)."""
+    from index.judging import previous_sentences
+
+    out: list[Pair] = []
+    for _, question, paragraph, spans in questions(part):
+        gold = gold_sentences(paragraph, spans) if spans is not None else set()
+        gold_texts = {paragraph.sentences[i] for i in gold}
+        answers = {context_text for a, b in spans or () if (context_text := _span_text(paragraph, a, b))}
+        with engine.evidence.gather(collection, question) as evidence:
+            texts = evidence.texts or {}
+            ranked = sorted(evidence.sentences, key=lambda s: s.score, reverse=True)[:per_question]
+            previous = previous_sentences(engine.store, ranked, texts)
+            seen = set()
+            for s in ranked:
+                text = texts[s.article_id, s.index]
+                label = int(text in gold_texts)
+                seen.add(text)
+                if not label and any(a in text for a in answers):
+                    continue  # holds the answer's words elsewhere: maybe an answer too, so no label
+                kind = "gold" if label else ("unanswerable" if spans is None else "candidate")
+                out.append(Pair(question, text, previous.get((s.article_id, s.index)), label, paragraph.article, kind))
+        for i in sorted(gold):
+            if paragraph.sentences[i] not in seen:
+                out.append(pair_of(question, paragraph, i, 1, "gold"))
+    return out
+
+
+def pair_of(question: str, paragraph: Paragraph, i: int, label: int, kind: str) -> Pair:
+    previous = paragraph.sentences[i - 1] if i else None
+    return Pair(question, paragraph.sentences[i], previous, label, paragraph.article, kind)
+
+
+def _span_text(paragraph: Paragraph, start: int, end: int) -> str:
+    """The answer text of a span (in the paragraph's offsets), within the sentence it starts in."""
+    for (s, e), text in zip(paragraph.spans, paragraph.sentences, strict=True):
+        if s <= start < e:
+            return text[start - s : min(end, e) - s]
+    return ""

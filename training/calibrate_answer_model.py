@@ -112,7 +112,7 @@ def main() -> None:
         (qid, text, None if spans is None else answers[qid], paragraph.article.replace("_", " "))
         for qid, text, paragraph, spans in questions("calibrate")
     ]
-    engine = Engine(EngineSettings(data_dir=DATA_DIR, answer_candidates=16))
+    engine = Engine(EngineSettings(data_dir=DATA_DIR, answer_model=True, answer_candidates=16))
     started = time.time()
     records = record_candidates(engine, "squad", asked)
     engine.close()

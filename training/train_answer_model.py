@@ -81,15 +81,21 @@ def train(args) -> Path:
         other=args.other,
         unanswerable=args.unanswerable,
     )
-    if args.retrieved:
-        from bench.squad_collection import DATA_DIR
+    if args.retrieved or args.candidates:
+        from bench.squad_collection import DATA_DIR, build
         from index import Engine, EngineSettings
-        from training.answer_data import retrieved_negatives
+        from training.answer_data import candidate_pairs, retrieved_negatives
 
-        engine = Engine(EngineSettings(data_dir=DATA_DIR))
-        extra = retrieved_negatives("train", engine, per_question=args.retrieved)
+        if not (DATA_DIR / "byline.sqlite3").exists():
+            build(DATA_DIR)
+        engine = Engine(EngineSettings(data_dir=DATA_DIR, answer_model=False))
+        extra = []
+        if args.retrieved:
+            extra += retrieved_negatives("train", engine, per_question=args.retrieved)
+        if args.candidates:
+            extra += candidate_pairs("train", engine, per_question=args.candidates)
         engine.close()
-        print(f"{len(extra)} retrieved negatives", flush=True)
+        print(f"{len(extra)} pairs from the collection (retrieved near misses, run-time candidates)", flush=True)
         examples = examples + extra
         random.Random(SEED).shuffle(examples)
     if args.limit:
@@ -204,6 +210,9 @@ def main() -> None:
     parser.add_argument("--other", type=int, default=1, help="negatives from other articles")
     parser.add_argument("--unanswerable", type=int, default=99, help="sentences per unanswerable question")
     parser.add_argument("--retrieved", type=int, default=0, help="retrieved near misses per question")
+    parser.add_argument(
+        "--candidates", type=int, default=0, help="the cheap scoring's best N sentences per question, labelled"
+    )
     parser.add_argument("--warmup", type=float, default=0.1)
     parser.add_argument("--start-from", type=Path, help="continue from the weights trained into this folder")
     parser.add_argument("--no-export", action="store_true")
