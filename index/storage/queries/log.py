@@ -1,24 +1,25 @@
-"""SQLite queries of the answer-log and schedules roles: answers posted in chat, members' votes on them,
+"""Queries of the answer-log and schedules roles: answers posted in chat, members' votes on them,
 and the weekly digest schedules (a period is claimed by one conditional UPDATE: one caller wins)."""
 
 from __future__ import annotations
 
+from index.storage.database import Database
 from index.storage.rows import AnswerRow, ScheduleRow, VoteRow, utc_now
-from index.storage.sqlite.database import SQLiteDatabase
 
 ANSWER_COLUMNS = "id, collection, question, answer, asked_by, message_id, created"
 SCHEDULE_COLUMNS = "collection, target, weekday, minute_of_day, days, created, last_period"
 
 
-class LogQueries(SQLiteDatabase):
+class LogQueries(Database):
     # -- answers and votes ----------------------------------------------------------------------
     def insert_answer(self, collection: str, question: str, answer_json: str, asked_by: str | None) -> int:
         with self.write() as conn:
             cursor = conn.execute(
-                "INSERT INTO answers (collection, question, answer, asked_by, created) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO answers (collection, question, answer, asked_by, created) VALUES (?, ?, ?, ?, ?)"
+                " RETURNING id",
                 (collection, question, answer_json, asked_by, utc_now()),
             )
-            return int(cursor.lastrowid or 0)
+            return int(cursor.fetchone()[0])
 
     def attach_message(self, answer_id: int, message_id: str) -> None:
         with self.write() as conn:
@@ -74,7 +75,10 @@ class LogQueries(SQLiteDatabase):
     def put_schedule(self, row: ScheduleRow) -> None:
         with self.write() as conn:
             conn.execute(
-                f"INSERT OR REPLACE INTO digest_schedules ({SCHEDULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO digest_schedules ({SCHEDULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (collection) DO UPDATE SET target = excluded.target, weekday = excluded.weekday,"
+                " minute_of_day = excluded.minute_of_day, days = excluded.days, created = excluded.created,"
+                " last_period = excluded.last_period",
                 (row.collection, row.target, row.weekday, row.minute_of_day, row.days, row.created, row.last_period),
             )
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from index.storage.sqlite.articles import ArticleQueries
-from index.storage.sqlite.layout import LayoutQueries
-from index.storage.sqlite.log import LogQueries
+from index.storage.queries import Queries
+from index.storage.sqlite.database import SQLiteDatabase
 
 
-class SQLiteStore(ArticleQueries, LayoutQueries, LogQueries):
+class SQLiteStore(Queries, SQLiteDatabase):
     """Articles, layout, index source, repairs, answer log and schedules in one SQLite file."""
 
 

@@ -11,33 +11,17 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-import numpy as np
+from index.storage.database import Database, numbered_scripts, statements
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations" / "sqlite"
 
 
 @cache
 def migrations() -> tuple[str, ...]:
-    """The migration scripts in order (file names start with their number), without their comment lines."""
-    files = sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
-    numbers = [int(f.name[:4]) for f in files]
-    assert numbers == list(range(1, len(files) + 1)), f"migrations must be numbered 1..n: {numbers}"
-    scripts = []
-    for file in files:
-        lines = file.read_text(encoding="utf-8").splitlines()
-        scripts.append("\n".join(line for line in lines if not line.lstrip().startswith("--")))
-    return tuple(scripts)
+    return numbered_scripts(MIGRATIONS_DIR)
 
 
-def blob(vector: np.ndarray) -> bytes:
-    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
-
-
-def marks(n: int) -> str:
-    return ",".join("?" * n)
-
-
-class SQLiteDatabase:
+class SQLiteDatabase(Database):
     """One SQLite file."""
 
     def __init__(self, path: Path) -> None:
@@ -93,9 +77,8 @@ class SQLiteDatabase:
                 if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
                     conn.execute("ROLLBACK")
                     continue
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in statements(script):
+                    conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -107,24 +90,3 @@ class SQLiteDatabase:
         if conn is not None:
             conn.close()
             self._local.conn = None
-
-    # -- metadata -------------------------------------------------------------------------------
-    def meta(self, key: str) -> str | None:
-        row = self._connect().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    @staticmethod
-    def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
-
-    def revision(self, collection: str) -> int:
-        row = self._connect().execute("SELECT revision FROM collections WHERE name = ?", (collection,)).fetchone()
-        return row[0] if row else 0
-
-    @staticmethod
-    def _bump(conn: sqlite3.Connection, collection: str) -> None:
-        conn.execute(
-            "INSERT INTO collections (name, revision) VALUES (?, 1) "
-            "ON CONFLICT (name) DO UPDATE SET revision = revision + 1",
-            (collection,),
-        )

@@ -1,0 +1,152 @@
+"""The PostgreSQL connection room (psycopg 3): a pool of connections, one lent to each thread while it
+works, in autocommit so a lone read is one statement; write transactions that queue across threads,
+processes and machines (each takes one transaction-scoped advisory lock, as SQLite's BEGIN IMMEDIATE
+queues its writers); read snapshots (REPEATABLE READ, read only); and the numbered migrations in
+index/storage/migrations/postgresql/ (the table schema_migrations counts the ones applied, under a
+session advisory lock so that processes starting together migrate once). A stock PostgreSQL ≥ 14, no
+extension needed."""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from index.errors import InvalidInput
+from index.storage.database import Database, numbered_scripts, statements
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations" / "postgresql"
+# advisory lock keys (any 64-bit numbers of our own: "byline" in ASCII, then a role)
+WRITE_LOCK = 0x6279_6C69_6E65_0001
+MIGRATION_LOCK = 0x6279_6C69_6E65_0002
+
+
+@cache
+def migrations() -> tuple[str, ...]:
+    return numbered_scripts(MIGRATIONS_DIR)
+
+
+def dialect(sql: str) -> str:
+    """The shared SQL's "?" placeholders as psycopg's "%s" (the queries hold no "?" or "%" otherwise)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class Connection:
+    """A psycopg connection that speaks the shared SQL (index/storage/database.py's Connection)."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.release: weakref.finalize | None = None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.raw.execute(dialect(sql), tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
+        cursor = self.raw.cursor()
+        cursor.executemany(dialect(sql), [tuple(r) for r in rows])
+        return cursor
+
+
+class PostgresDatabase(Database):
+    """One PostgreSQL database, named by a postgresql:// URL (libpq's, passed to psycopg as it is)."""
+
+    CASELESS_LIKE = "ILIKE"
+
+    def __init__(self, url: str, pool_size: int = 8) -> None:
+        try:
+            import psycopg
+            from psycopg_pool import ConnectionPool
+        except ImportError:  # pragma: no cover - both are in requirements.txt
+            raise InvalidInput("PostgreSQL needs the psycopg and psycopg-pool packages (requirements.txt).") from None
+        self.url = url
+        try:  # one plain connection first: a wrong URL is one sentence now, not a pool retrying for 30 s
+            psycopg.connect(url, connect_timeout=10).close()
+        except psycopg.Error as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise InvalidInput(f"Cannot reach the PostgreSQL database in BYLINE_DATABASE_URL: {reason}") from None
+        self._local = threading.local()
+        self._pool = ConnectionPool(
+            url, min_size=1, max_size=pool_size, kwargs={"autocommit": True}, open=False, name="byline"
+        )
+        try:
+            self._pool.open(wait=True, timeout=30)
+        except Exception as error:
+            self._pool.close()
+            raise InvalidInput(f"Cannot reach the PostgreSQL database in BYLINE_DATABASE_URL: {error}") from None
+        self._migrate()
+
+    # -- connections ------------------------------------------------------------------------------
+    def _connect(self) -> Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.raw.closed:
+            raw = self._pool.getconn()
+            conn = Connection(raw)
+            # back to the pool when the thread ends (its locals go) or the store closes
+            conn.release = weakref.finalize(conn, self._give_back, raw)
+            self._local.conn = conn
+        return conn
+
+    def _give_back(self, raw: Any) -> None:
+        if not self._pool.closed:
+            self._pool.putconn(raw)
+
+    def _in_transaction(self, conn: Connection) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return conn.raw.info.transaction_status != TransactionStatus.IDLE
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        conn = self._connect()
+        conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        conn = self._connect()
+        if self._in_transaction(conn):  # nested: the outer snapshot already holds
+            yield
+            return
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None and conn.release is not None:
+            conn.release()
+        self._pool.close()
+
+    # -- migrations -------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        conn = self._connect()
+        conn.execute("SELECT pg_advisory_lock(?)", (MIGRATION_LOCK,))
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+            version = int(row[0] or 0)
+            for number, script in enumerate(migrations()[version:], start=version + 1):
+                conn.execute("BEGIN")
+                try:
+                    for statement in statements(script):
+                        conn.execute(statement)
+                    conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (number,))
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(?)", (MIGRATION_LOCK,))

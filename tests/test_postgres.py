@@ -1,0 +1,119 @@
+"""Byline on PostgreSQL (BYLINE_DATABASE_URL): the same answers as on SQLite, and several processes on one
+database, each with its own search caches, seeing each other's writes on their next question."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES, assert_verbatim, run_cli
+
+from index import Engine
+from index.errors import InvalidInput
+from index.storage import open_store
+
+QUESTION = "How tall are the towers of the Queensferry Crossing?"
+LIGHTHOUSE = "Harbour pilots in Port Ellery reported that the new lighthouse lens was lit on Tuesday evening.\n" * 3
+
+
+@pytest.fixture
+def on_postgres(make_engine: Callable[..., Engine], postgres_url: str, tmp_path: Path) -> Engine:
+    engine = make_engine(tmp_path / "cache-a", database_url=postgres_url)
+    errors: list = []
+    engine.add_documents("default", engine.documents(str(SAMPLES), errors), errors=errors)
+    assert not errors
+    return engine
+
+
+def test_answers_on_postgresql_are_the_answers_on_sqlite(on_postgres: Engine, make_engine, tmp_path: Path):
+    on_sqlite = make_engine(tmp_path / "sqlite")
+    on_sqlite.add_documents("default", on_sqlite.documents(str(SAMPLES), []))
+    for question in (QUESTION, "who is Ukraine's defence minister?", "What is the capital of Peru?"):
+        pg, lite = on_postgres.ask("default", question), on_sqlite.ask("default", question)
+        assert pg.answer == lite.answer
+        assert [q.text for q in pg.quotes] == [q.text for q in lite.quotes]
+        assert pg.abstained == lite.abstained
+        assert_verbatim(on_postgres, "default", pg.quotes)
+    assert [a.title for a in on_postgres.list_articles("default")] == [
+        a.title for a in on_sqlite.list_articles("default")
+    ]
+
+
+def test_a_second_process_answers_from_the_same_database_without_re_embedding(
+    on_postgres: Engine, make_engine, postgres_url: str, tmp_path: Path
+):
+    other = make_engine(tmp_path / "cache-b", database_url=postgres_url)
+    calls: list[int] = []
+    real = other.embedder.encode
+    other.embedder.encode = lambda texts, *a, **k: calls.append(len(texts)) or real(texts, *a, **k)
+    answer = other.ask("default", QUESTION)
+    assert any("207 metres" in q.text for q in answer.quotes)
+    assert calls == [1]  # the question alone: every vector came from the database
+
+
+def test_an_article_added_or_removed_by_another_process_is_seen_on_the_next_question(
+    on_postgres: Engine, postgres_url: str, tmp_path: Path
+):
+    engine = on_postgres
+    assert engine.ask("default", "When was the lighthouse lens lit in Port Ellery?").abstained
+    # a third process: the CLI, with its own data dir (its caches) and the same database
+    env = {"BYLINE_DATABASE_URL": postgres_url}
+    added = run_cli(
+        "--json", "add", "-", "--title", "Lighthouse lit", data_dir=tmp_path / "cli", stdin=LIGHTHOUSE.encode(), env=env
+    )
+    assert added.returncode == 0, added.stderr
+    article_id = json.loads(added.stdout)[0]["id"]
+    answer = engine.ask("default", "When was the lighthouse lens lit in Port Ellery?")
+    assert not answer.abstained
+    assert "lighthouse lens was lit" in answer.quotes[0].text
+    removed = run_cli("--json", "remove", str(article_id), data_dir=tmp_path / "cli", env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert engine.ask("default", "When was the lighthouse lens lit in Port Ellery?").abstained
+    listed = run_cli("--json", "list", data_dir=tmp_path / "cli", env=env)
+    assert [a["id"] for a in json.loads(listed.stdout)] == [a.id for a in engine.list_articles("default")]
+
+
+def test_the_consistency_check_finds_a_postgresql_store_sound(on_postgres: Engine):
+    report = on_postgres.check()
+    assert report.consistent, report.to_json()
+    assert report.collections["default"].articles == len(on_postgres.list_articles("default"))
+
+
+def test_an_unreachable_database_is_one_clear_sentence(tmp_path: Path):
+    # a Unix socket folder with no server in it: nothing is sent anywhere
+    with pytest.raises(InvalidInput, match="Cannot reach the PostgreSQL database"):
+        open_store(f"postgresql://postgres@/byline?host={tmp_path}")
+
+
+def test_an_ingest_killed_mid_way_leaves_each_article_whole_or_absent(
+    make_engine: Callable[..., Engine], postgres_url: str, tmp_path: Path
+):
+    from test_crash import kill_when, start, synthetic
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    articles = [synthetic(n) for n in range(24)]
+    for article in articles:
+        (folder / f"article-{article.number:03d}.txt").write_text(article.text, encoding="utf-8")
+    watcher = make_engine(tmp_path / "watcher", database_url=postgres_url)
+    env = {"BYLINE_DATABASE_URL": postgres_url}
+    child = start([sys.executable, "-m", "bot", "--json", "add", str(folder)], tmp_path / "child", env)
+    killed = kill_when(child, lambda: watcher.article_count("default") >= 3, extra_delay=0.05)
+    assert killed, "the ingest finished before it could be killed"
+    stored = watcher.list_articles("default")
+    assert 3 <= len(stored) < len(articles)
+    by_title = {a.title: a for a in articles}
+    for row in stored:  # whole: its text to the last word, its sentences and chunks
+        assert row.chunks > 0
+        assert by_title[row.title].mayor in watcher.article_text("default", row.id)
+    report = watcher.check()
+    assert report.consistent, report.to_json()
+    # run again: the rest is added, nothing twice
+    again = run_cli("--json", "add", str(folder), data_dir=tmp_path / "child", env=env)
+    assert again.returncode == 0, again.stderr
+    statuses = sorted({r["status"] for r in json.loads(again.stdout)})
+    assert statuses == ["added", "duplicate"]
+    assert len(watcher.list_articles("default")) == len(articles)
