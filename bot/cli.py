@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         "purge", "delete a whole collection for good (articles, caches, logged answers and votes); needs --collection"
     )
     purge.add_argument("--yes", action="store_true", help="confirm without being asked (required when not a tty)")
+    migrate = command(
+        "migrate",
+        "copy this data dir's SQLite store into PostgreSQL (no re-embedding; resumable; checked at the end)",
+    )
+    migrate.add_argument("--to", required=True, metavar="URL", help="the target, postgresql://user:pass@host/db")
     return parser
 
 
@@ -327,6 +332,53 @@ def cmd_purge(engine: Engine, args: argparse.Namespace, collection: str | None) 
     return EXIT_OK
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    import tempfile
+    from dataclasses import replace
+    from pathlib import Path
+
+    from bot import config
+    from index.engine import Engine
+    from index.migrate import copy_store
+    from index.storage import open_store, sqlite_url
+
+    settings = config.load(args.data_dir).engine
+    if not args.to.startswith(("postgresql://", "postgres://")):
+        raise InvalidInput("migrate --to takes a postgresql:// URL.")
+    database = Path(settings.data_dir) / "byline.sqlite3"
+    if not database.exists():
+        raise InvalidInput(f"There is no Byline database in {settings.data_dir} to copy ({database} is missing).")
+    source, target = open_store(sqlite_url(database)), open_store(args.to)
+    try:
+
+        def progress(done: int, total: int) -> None:
+            if args.verbose and (done % 100 == 0 or done == total):
+                print(f"{done:,}/{total:,} articles", file=sys.stderr)
+
+        report = copy_store(source, target, progress)
+    finally:
+        source.close()
+        target.close()
+    # verified the way any process would: caches built from the new store (in a folder of their own) agree
+    with tempfile.TemporaryDirectory(prefix="byline-migrate-") as caches:
+        engine = Engine(replace(settings, database_url=args.to, data_dir=Path(caches)))
+        try:
+            checked = engine.check()
+        finally:
+            engine.close()
+    payload = {**report.to_json(), "check": checked.to_json()}
+    copied = report.copied
+    text = (
+        f"copied    {copied['articles']:,} articles ({copied['chunks']:,} chunks, {copied['sentences']:,} sentences),"
+        f" {copied['answers']:,} answers, {copied['feedback']:,} votes, {copied['digest_schedules']:,} schedules"
+        f" in {report.seconds:.1f} s; {report.skipped_articles:,} articles were already there\n"
+        f"check     {'consistent' if checked.consistent else 'repaired'}; "
+        f"{'complete' if report.complete else 'INCOMPLETE'}"
+    )
+    _emit(args, payload, text)
+    return EXIT_OK if report.complete else EXIT_USER_ERROR
+
+
 COMMANDS = {
     "add": cmd_add,
     "ask": cmd_ask,
@@ -356,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _Engine.check_collection(args.collection)
         if args.command == "prepare":  # needs the model, not the data dir
             return cmd_prepare(args)
+        if args.command == "migrate":  # two stores, not the configured one
+            return cmd_migrate(args)
         engine = _open_engine(args)
         # these take no collection (all of them) or insist on one given explicitly
         every_collection = args.command in ("reindex", "check", "feedback", "collections", "purge")

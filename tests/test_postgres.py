@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,61 @@ def test_an_ingest_killed_mid_way_leaves_each_article_whole_or_absent(
     statuses = sorted({r["status"] for r in json.loads(again.stdout)})
     assert statuses == ["added", "duplicate"]
     assert len(watcher.list_articles("default")) == len(articles)
+
+
+def test_migrate_copies_a_sqlite_data_dir_without_re_embedding_and_can_resume(
+    make_engine: Callable[..., Engine], postgres_url: str, tmp_path: Path
+):
+    from index.migrate import copy_store
+    from index.storage import sqlite_url
+
+    data_dir = tmp_path / "laptop"
+    old = make_engine(data_dir)
+    old.add_documents("default", old.documents(str(SAMPLES), []))
+    old.add_text("other", LIGHTHOUSE, title="Lighthouse lit")
+    answer = old.ask("default", QUESTION)
+    answer_id = old.feedback.log_answer("default", answer, asked_by="42")
+    old.feedback.record(answer_id, "default", "43", "up")
+    old.schedules.set("default", "channel:1", weekday=0, minute_of_day=540, days=7, now=datetime.now(UTC))
+    expected = {a.id: a.title for a in old.list_articles("default")}
+    old.close()
+
+    # an interrupted run: stopped after two articles, each of them whole
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(done: int, total: int) -> None:
+        if done == 2:
+            raise Stop
+
+    source, target = open_store(sqlite_url(data_dir / "byline.sqlite3")), open_store(postgres_url)
+    with pytest.raises(Stop):
+        copy_store(source, target, stop_after_two)
+    assert target.table_count("articles") == 2
+    source.close()
+    target.close()
+
+    migrated = run_cli("--json", "migrate", "--to", postgres_url, data_dir=data_dir)
+    assert migrated.returncode == 0, migrated.stderr
+    report = json.loads(migrated.stdout)
+    assert report["complete"] and report["check"]["consistent"], report
+    assert report["skipped_articles"] == 2
+    assert report["copied"]["articles"] == len(expected) + 1 - 2
+    assert report["copied"]["answers"] == 1 and report["copied"]["feedback"] == 1
+    assert report["target"] == report["source"]
+    again = json.loads(run_cli("--json", "migrate", "--to", postgres_url, data_dir=data_dir).stdout)
+    assert sum(again["copied"].values()) == 0 and again["skipped_articles"] == len(expected) + 1
+
+    on_pg = make_engine(tmp_path / "server", database_url=postgres_url)
+    calls: list[int] = []
+    real = on_pg.embedder.encode
+    on_pg.embedder.encode = lambda texts, *a, **k: calls.append(len(texts)) or real(texts, *a, **k)
+    assert {a.id: a.title for a in on_pg.list_articles("default")} == expected  # same ids
+    moved = on_pg.ask("default", QUESTION)
+    assert [q.text for q in moved.quotes] == [q.text for q in answer.quotes]
+    assert calls == [1]  # the question only: no vector was made again
+    assert on_pg.feedback.answer(answer_id, "default").question == QUESTION  # buttons keep working
+    assert on_pg.schedules.get("default") is not None
+    on_pg.embedder.encode = real
+    new = on_pg.add_text("default", "The ferry timetable changes on Monday for the winter season.\n" * 3)
+    assert new.id > max(expected) + 1  # new ids follow the copied ones

@@ -35,7 +35,12 @@ class SearchIndexes:
         return self.cache_dir / f"{collection}.faiss", self.cache_dir / f"{collection}.bm25"
 
     def header(self, collection: str, revision: int) -> dict[str, object]:
-        return {"collection": collection, "revision": revision, "model": self.model_name}
+        return {
+            "store": self.store.store_id(),
+            "collection": collection,
+            "revision": revision,
+            "model": self.model_name,
+        }
 
     def check_model(self) -> None:
         """The stored vectors must come from the configured model (else every question says to reindex)."""

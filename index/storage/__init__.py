@@ -12,7 +12,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from index.errors import InvalidInput
-from index.storage.roles import AnswerLogStore, Articles, IndexSource, Layout, Repairs, ScheduleStore, Store
+from index.storage.roles import (
+    AnswerLogStore,
+    Articles,
+    IndexSource,
+    Layout,
+    Repairs,
+    ScheduleStore,
+    Store,
+    Transfer,
+)
 from index.storage.rows import AnswerRow, ArticleRow, ChunkRow, NewArticle, ScheduleRow, VoteRow, utc_now
 
 
@@ -60,6 +69,7 @@ __all__ = [
     "ScheduleRow",
     "ScheduleStore",
     "Store",
+    "Transfer",
     "VoteRow",
     "open_store",
     "sqlite_url",

@@ -5,6 +5,7 @@ queries is the dialect both speak, with "?" placeholders."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
@@ -46,6 +47,21 @@ class Database:
         raise NotImplementedError
 
     # -- metadata and revisions -----------------------------------------------------------------
+    def store_id(self) -> str:
+        """This store's own random id, made when it was created: caches record it, so that a cache built
+        from one store (a SQLite file) is never trusted for another (a PostgreSQL database) whose
+        collection and revision happen to match."""
+        found = self.meta("store_id")
+        if found is None:
+            with self.write() as conn:
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('store_id', ?) ON CONFLICT (key) DO NOTHING",
+                    (uuid.uuid4().hex,),
+                )
+            found = self.meta("store_id")
+        assert found is not None
+        return found
+
     def meta(self, key: str) -> str | None:
         row = self._connect().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None

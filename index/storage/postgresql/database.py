@@ -78,6 +78,7 @@ class PostgresDatabase(Database):
             self._pool.close()
             raise InvalidInput(f"Cannot reach the PostgreSQL database in BYLINE_DATABASE_URL: {error}") from None
         self._migrate()
+        self.store_id()  # made once, outside any read snapshot
 
     # -- connections ------------------------------------------------------------------------------
     def _connect(self) -> Connection:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from index.storage.queries.articles import ArticleQueries
 from index.storage.queries.layout import LayoutQueries
 from index.storage.queries.log import LogQueries
+from index.storage.queries.transfer import TransferQueries
 
 
-class Queries(ArticleQueries, LayoutQueries, LogQueries):
-    """Articles, layout, index source, repairs, answer log and schedules."""
+class Queries(ArticleQueries, LayoutQueries, LogQueries, TransferQueries):
+    """Articles, layout, index source, repairs, answer log and schedules; rows for copying a store."""
 
 
 __all__ = ["Queries"]

@@ -29,6 +29,7 @@ class SQLiteDatabase(Database):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._migrate()
+        self.store_id()  # made once, outside any read snapshot
 
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
