@@ -99,26 +99,25 @@ def pairs(
     articles = sorted(by_article)
     out: list[Pair] = []
 
-    pair = pair_of
     for _, question, paragraph, spans in found:
         if spans is None:
             every = range(len(paragraph.sentences))
             for i in every if unanswerable >= len(every) else sorted(rng.sample(list(every), unanswerable)):
-                out.append(pair(question, paragraph, i, 0, "unanswerable"))
+                out.append(pair_of(question, paragraph, i, 0, "unanswerable"))
             continue
         gold = gold_sentences(paragraph, spans)
         for i in sorted(gold):
-            out.append(pair(question, paragraph, i, 1, "gold"))
+            out.append(pair_of(question, paragraph, i, 1, "gold"))
         others = [i for i in range(len(paragraph.sentences)) if i not in gold]
         for i in rng.sample(others, min(per_paragraph, len(others))):
-            out.append(pair(question, paragraph, i, 0, "paragraph"))
+            out.append(pair_of(question, paragraph, i, 0, "paragraph"))
         siblings = [p for p in by_article[paragraph.article] if p is not paragraph]
         for p in rng.sample(siblings, min(per_article, len(siblings))):
-            out.append(pair(question, p, rng.randrange(len(p.sentences)), 0, "article"))
+            out.append(pair_of(question, p, rng.randrange(len(p.sentences)), 0, "article"))
         for _ in range(other):
             elsewhere = by_article[rng.choice([a for a in articles if a != paragraph.article] or articles)]
             p = rng.choice(elsewhere)
-            out.append(pair(question, p, rng.randrange(len(p.sentences)), 0, "other"))
+            out.append(pair_of(question, p, rng.randrange(len(p.sentences)), 0, "other"))
     rng.shuffle(out)
     return out
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 import numpy as np
@@ -24,6 +24,18 @@ def blob(vector: np.ndarray) -> bytes:
 
 def marks(n: int) -> str:
     return ",".join("?" * n)
+
+
+@contextmanager
+def transaction(conn: Connection, begin: str = "BEGIN") -> Iterator[Connection]:
+    """`begin`, then COMMIT, or ROLLBACK if anything inside raised (and re-raise)."""
+    conn.execute(begin)
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 class Database:

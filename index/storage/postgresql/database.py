@@ -12,12 +12,12 @@ import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 from index.errors import InvalidInput
-from index.storage.database import Database, numbered_scripts, statements
+from index.storage.database import Database, numbered_scripts, statements, transaction
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations" / "postgresql"
 # advisory lock keys (any 64-bit numbers of our own: "byline" in ASCII, then a role)
@@ -30,6 +30,7 @@ def migrations() -> tuple[str, ...]:
     return numbered_scripts(MIGRATIONS_DIR)
 
 
+@lru_cache(maxsize=1024)  # every query goes through it: the few hundred distinct statements, once each
 def dialect(sql: str) -> str:
     """The shared SQL's "?" placeholders as psycopg's "%s" (the queries hold no "?" or "%" otherwise)."""
     return sql.replace("%", "%%").replace("?", "%s")
@@ -63,6 +64,7 @@ class PostgresDatabase(Database):
         except ImportError:  # pragma: no cover - both are in requirements.txt
             raise InvalidInput("PostgreSQL needs the psycopg and psycopg-pool packages (requirements.txt).") from None
         self.url = url
+        self._idle = psycopg.pq.TransactionStatus.IDLE  # looked up once: snapshots ask on every question
         try:  # one plain connection first: a wrong URL is one sentence now, not a pool retrying for 30 s
             psycopg.connect(url, connect_timeout=10).close()
         except psycopg.Error as error:
@@ -96,21 +98,13 @@ class PostgresDatabase(Database):
             self._pool.putconn(raw)
 
     def _in_transaction(self, conn: Connection) -> bool:
-        from psycopg.pq import TransactionStatus
-
-        return conn.raw.info.transaction_status != TransactionStatus.IDLE
+        return conn.raw.info.transaction_status != self._idle
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        conn = self._connect()
-        conn.execute("BEGIN")
-        try:
+        with transaction(self._connect()) as conn:
             conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -140,14 +134,9 @@ class PostgresDatabase(Database):
             row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
             version = int(row[0] or 0)
             for number, script in enumerate(migrations()[version:], start=version + 1):
-                conn.execute("BEGIN")
-                try:
+                with transaction(conn):
                     for statement in statements(script):
                         conn.execute(statement)
                     conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (number,))
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
         finally:
             conn.execute("SELECT pg_advisory_unlock(?)", (MIGRATION_LOCK,))

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from index.storage.database import Database, numbered_scripts, statements
+from index.storage.database import Database, numbered_scripts, statements, transaction
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations" / "sqlite"
 
@@ -45,14 +45,8 @@ class SQLiteDatabase(Database):
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; BEGIN IMMEDIATE so concurrent writers (threads or processes) queue."""
-        conn = self._connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._connect(), "BEGIN IMMEDIATE") as conn:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -72,19 +66,13 @@ class SQLiteDatabase(Database):
         conn = self._connect()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         for number, script in enumerate(migrations()[version:], start=version + 1):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(conn, "BEGIN IMMEDIATE"):
                 # re-check under the lock: another process may have migrated meanwhile
                 if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
-                    conn.execute("ROLLBACK")
                     continue
                 for statement in statements(script):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
