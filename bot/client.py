@@ -12,6 +12,7 @@ import functools
 import gc
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -50,6 +51,27 @@ class NotAvailableHere(BylineError):
     """A command used where it has no collection (a DM without BYLINE_DM_COLLECTION)."""
 
 
+SHUTTING_DOWN = "I'm restarting: ask again in a minute."
+
+
+class BylineTree(app_commands.CommandTree):
+    """Every slash command and autocompletion passes here first: while the bot shuts down it takes no new
+    work (one sentence instead), and the ones it takes are counted as in flight until they finish."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        bot: Byline = self.client  # type: ignore[assignment]
+        if bot.take_work():
+            return True
+        if interaction.type is discord.InteractionType.application_command:
+            from bot.embeds import error_embed
+
+            try:
+                await interaction.response.send_message(embed=error_embed(SHUTTING_DOWN), ephemeral=True)
+            except discord.HTTPException:
+                pass
+        return False
+
+
 class Cooldown:
     """Per-member pause between questions (slash command and mentions share it)."""
 
@@ -72,14 +94,20 @@ class Cooldown:
             self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
 
 
-class Byline(commands.Bot):
+class Byline(commands.AutoShardedBot):
+    """Sharded from the start: one process runs every shard Discord recommends, or BYLINE_SHARD_IDS of
+    BYLINE_SHARD_COUNT when several processes (on one shared PostgreSQL store) split them."""
+
     def __init__(self, engine: Engine, settings: DiscordSettings) -> None:
         intents = discord.Intents.default()
         intents.message_content = settings.message_content  # replies to the bot's answers (follow-ups) need it
         super().__init__(
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,
             command_prefix=commands.when_mentioned,  # no text commands: mentions are questions (see asking.py)
             intents=intents,
             help_command=None,
+            tree_cls=BylineTree,
             # Nothing the bot sends may ping anyone, whatever an article or a question contains.
             allowed_mentions=discord.AllowedMentions.none(),
         )
@@ -91,6 +119,12 @@ class Byline(commands.Bot):
         self.clock: Callable[[], datetime] = engine.clock
         self.settings = settings
         self.cooldown = Cooldown(settings.ask_cooldown)
+        from bot.health import Metrics
+
+        self.metrics = Metrics(self)
+        # SIGTERM: no new work once draining; the tasks in flight get settings.shutdown_grace to finish.
+        self.draining = False
+        self.in_flight: set[asyncio.Task[Any]] = set()
         # Views with a timeout (e.g. /article list pages), stopped on close so no timer outlives the bot.
         self.open_views: weakref.WeakSet[discord.ui.View] = weakref.WeakSet()
         # Answering is mostly Python holding the GIL between model calls: more threads than cores add no
@@ -103,6 +137,30 @@ class Byline(commands.Bot):
         self.long_workers = ThreadPoolExecutor(
             max_workers=4, thread_name_prefix="byline-long", initializer=lower_priority
         )
+
+    def take_work(self) -> bool:
+        """Called by a handler about to do work (a command, a question by mention): False while shutting
+        down; otherwise the current task counts as in flight until it ends."""
+        if self.draining:
+            return False
+        task = asyncio.current_task()
+        if task is not None and task not in self.in_flight:
+            self.in_flight.add(task)
+            task.add_done_callback(self.in_flight.discard)
+        return True
+
+    async def shutdown(self, grace: float) -> None:
+        """Stop taking new work, give the work in flight up to `grace` seconds, then disconnect."""
+        self.draining = True
+        pending = {task for task in self.in_flight if task is not asyncio.current_task()}
+        log.info("shutting down: %d answers in flight, waiting up to %.0f s for them", len(pending), grace)
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=grace)
+            if late:
+                log.warning("shutting down with %d answers unfinished after %.0f s", len(late), grace)
+                for task in late:
+                    task.cancel()
+        await self.close()
 
     async def close(self) -> None:
         for view in list(self.open_views):
@@ -129,6 +187,9 @@ class Byline(commands.Bot):
         gc.collect()
         gc.freeze()
         self.tree.on_error = self.on_app_command_error
+        if not self.settings.syncs_commands:
+            log.info("slash commands are synced by the process running shard 0, not this one")
+            return
         if self.settings.guild_id:
             guild = discord.Object(id=self.settings.guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -138,7 +199,14 @@ class Byline(commands.Bot):
         log.info("synced %d slash commands%s", len(synced), " to one guild" if self.settings.guild_id else "")
 
     async def on_ready(self) -> None:
-        log.info("connected as %s (%s) to %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+        log.info(
+            "connected as %s (%s) to %d servers on shards %s of %s",
+            self.user,
+            getattr(self.user, "id", "?"),
+            len(self.guilds),
+            ",".join(str(i) for i in sorted(self.shards)),
+            self.shard_count,
+        )
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         # The operator's map from a server to its data (`python -m bot collections` knows only the id).
@@ -267,11 +335,10 @@ def point_at(settings: DiscordSettings) -> None:
 
 
 def run(engine: Engine, settings: DiscordSettings) -> int:
-    """Connect and serve until interrupted. Returns an exit code."""
+    """Connect and serve until SIGTERM or SIGINT (then shut down gracefully: exit code 0)."""
     point_at(settings)
-    client = Byline(engine, settings)
     try:
-        client.run(settings.token or "", log_handler=None)
+        asyncio.run(serve(engine, settings))
     except discord.LoginFailure:
         raise BylineError("Discord refused the token: check DISCORD_TOKEN (Bot → Reset Token).") from None
     except discord.PrivilegedIntentsRequired:
@@ -280,3 +347,35 @@ def run(engine: Engine, settings: DiscordSettings) -> int:
             "(Bot → Privileged Gateway Intents), or set BYLINE_MESSAGE_CONTENT=0 (mentions still work)."
         ) from None
     return 0
+
+
+async def serve(engine: Engine, settings: DiscordSettings) -> None:
+    from bot.health import HealthServer
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or not Unix: Ctrl-C as before
+            pass
+    client = Byline(engine, settings)
+    health = HealthServer(client, settings.health_host, settings.health_port) if settings.health_port else None
+    async with client:
+        if health is not None:
+            await health.start()  # alive (and not ready) while the model loads and the shards connect
+        try:
+            connection = asyncio.create_task(client.start(settings.token or ""), name="byline-gateway")
+            stopping = asyncio.create_task(stop.wait(), name="byline-signals")
+            done, _ = await asyncio.wait({connection, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if connection in done:
+                stopping.cancel()
+                connection.result()  # a refused token or intent raises here
+                return
+            log.info("received a stop signal")
+            await client.shutdown(settings.shutdown_grace)
+            await asyncio.wait_for(connection, 30)
+        finally:
+            if health is not None:
+                await health.stop()
+    log.info("stopped")

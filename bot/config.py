@@ -43,6 +43,20 @@ class DiscordSettings:
     list_page_size: int = 10
     # Ask Discord for message content (privileged intent): replies to answers without a ping need it.
     message_content: bool = True
+    # Sharding (discord.py's AutoShardedBot): the total number of shards across every process, and the
+    # shards this process runs. Both None: this process runs Discord's recommended number of shards.
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+    # Seconds SIGTERM waits for answers in flight before the bot disconnects anyway.
+    shutdown_grace: float = 20.0
+    # /healthz, /readyz and /metrics on this port (None: no health server), on health_host.
+    health_port: int | None = None
+    health_host: str = "127.0.0.1"
+
+    @property
+    def syncs_commands(self) -> bool:
+        """Exactly one process syncs the slash commands: the one running shard 0 (or the only one)."""
+        return self.shard_ids is None or 0 in self.shard_ids
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DiscordSettings:
@@ -73,7 +87,19 @@ class DiscordSettings:
             raise InvalidInput(f"DISCORD_API_BASE must be an http(s) URL, not {api_base!r}.")
         if gateway and not gateway.startswith(("ws://", "wss://")):
             raise InvalidInput(f"DISCORD_GATEWAY_URL must be a ws(s) URL, not {gateway!r}.")
+        shard_count = number("BYLINE_SHARD_COUNT", int, None)
+        shard_ids = parse_shard_ids(text("BYLINE_SHARD_IDS"), shard_count)  # type: ignore[arg-type]
+        if shard_count is not None and shard_count < 1:
+            raise InvalidInput("BYLINE_SHARD_COUNT must be at least 1.")
+        health_port = number("BYLINE_HEALTH_PORT", int, None)
+        if health_port is not None and not 0 < health_port < 65536:  # type: ignore[operator]
+            raise InvalidInput(f"BYLINE_HEALTH_PORT must be a port number (1-65535), not {health_port}.")
         return cls(
+            shard_count=shard_count,  # type: ignore[arg-type]
+            shard_ids=shard_ids,
+            shutdown_grace=float(number("BYLINE_SHUTDOWN_GRACE", float, cls.shutdown_grace)),  # type: ignore[arg-type]
+            health_port=health_port,  # type: ignore[arg-type]
+            health_host=text("BYLINE_HEALTH_HOST") or cls.health_host,
             token=text("DISCORD_TOKEN"),
             guild_id=number("DISCORD_GUILD_ID", int, None),  # type: ignore[arg-type]
             api_base=api_base.rstrip("/") if api_base else None,
@@ -83,6 +109,26 @@ class DiscordSettings:
             message_content=(text("BYLINE_MESSAGE_CONTENT") or "1").lower() not in {"0", "false", "no", "off"},
             list_page_size=max(1, min(int(number("BYLINE_LIST_PAGE_SIZE", int, cls.list_page_size)), 25)),  # type: ignore[arg-type]
         )
+
+
+def parse_shard_ids(raw: str | None, count: int | None) -> tuple[int, ...] | None:
+    """BYLINE_SHARD_IDS, e.g. "0,1" or "2-3": this process's shards, each below BYLINE_SHARD_COUNT."""
+    if raw is None:
+        return None
+    if count is None:
+        raise InvalidInput("BYLINE_SHARD_IDS needs BYLINE_SHARD_COUNT: the total number of shards of every process.")
+    ids: list[int] = []
+    try:
+        for part in raw.split(","):
+            first, _, last = part.strip().partition("-")
+            ids.extend(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise InvalidInput(f"BYLINE_SHARD_IDS must be shard numbers like 0,1 or 0-3, not {raw!r}.") from None
+    if not ids or any(not 0 <= i < count for i in ids):
+        raise InvalidInput(
+            f"BYLINE_SHARD_IDS must be shard numbers from 0 to {count - 1} (BYLINE_SHARD_COUNT={count})."
+        )
+    return tuple(sorted(set(ids)))
 
 
 @dataclass(frozen=True)

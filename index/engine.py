@@ -72,7 +72,11 @@ class Engine:
         )
         write_lock = threading.RLock()
         self.indexes = SearchIndexes(
-            self.store, Path(s.data_dir) / "indexes", self.embedder.name, lambda: self.embedder.dimension
+            self.store,
+            Path(s.data_dir) / "indexes",
+            self.embedder.name,
+            lambda: self.embedder.dimension,
+            capacity=s.cache_collections,
         )
         self.sources = Sources(s)
         self.ingest = Ingest(self.store, self.indexes, self.embedder, s, self.clock, write_lock)

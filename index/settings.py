@@ -60,6 +60,8 @@ class EngineSettings:
     fetch_allowed_ports: frozenset[int] = field(default_factory=lambda: frozenset({80, 443}))
     fetch_allow_private: bool = False
     encode_batch_size: int = 32
+    # Collections whose search indexes one process keeps in memory, least recently asked first out.
+    cache_collections: int = 256
     # Optional LLM answers (index/llm.py). No base URL: extractive answers only, no model is ever called.
     llm_base_url: str = ""
     llm_api_key: str = field(default="", repr=False)  # never shown in logs or reprs
@@ -114,6 +116,7 @@ class EngineSettings:
             "BYLINE_FETCH_MAX_BYTES": ("fetch_max_bytes", int),
             "BYLINE_LLM_TIMEOUT": ("llm_timeout", float),
             "BYLINE_LLM_MAX_TOKENS": ("llm_max_tokens", int),
+            "BYLINE_CACHE_COLLECTIONS": ("cache_collections", int),
         }
         for var, (name, kind) in numbers.items():
             raw = env.get(var, "").strip()
@@ -148,6 +151,8 @@ class EngineSettings:
             raise InvalidInput("BYLINE_THREADS must be 0 (every core) or a number of threads up to 256.")
         if not 1 <= settings.answer_candidates <= 64:
             raise InvalidInput("BYLINE_ANSWER_CANDIDATES must be between 1 and 64 sentences.")
+        if settings.cache_collections < 1:
+            raise InvalidInput("BYLINE_CACHE_COLLECTIONS must be at least 1 collection.")
         if settings.answer_threshold is not None and not 0.0 < settings.answer_threshold < 1.0:
             raise InvalidInput("BYLINE_ANSWER_THRESHOLD must be a probability between 0 and 1.")
         if settings.llm_base_url and not settings.llm_model:

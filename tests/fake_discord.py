@@ -8,6 +8,8 @@ discord.py client talks to it exactly as it talks to Discord.
 - The gateway websocket: HELLO, IDENTIFY → READY (session_id, resume_gateway_url, application) and one
   GUILD_CREATE per guild, heartbeats, then INTERACTION_CREATE, MESSAGE_CREATE and GUILD_DELETE pushed by
   the tests.
+- Sharding as Discord does it: /gateway/bot recommends `shards`; an IDENTIFY carries `shard: [id, count]`,
+  and that connection hears only its guilds, those with (guild_id >> 22) % count == id (DMs: shard 0).
 
 The tests drive it from their own thread with blocking helpers (slash, click, autocomplete, say) that
 return a handle to wait on what the bot did in response."""
@@ -107,6 +109,8 @@ class FakeDiscord:
         self.errors: list[str] = []  # payloads we refused, as Discord would have
         self._changed = threading.Condition()
         self.sockets: list[web.WebSocketResponse] = []
+        self.shard_of_socket: dict[web.WebSocketResponse, tuple[int, int]] = {}  # (shard id, shard count)
+        self.recommended_shards = 1  # what /gateway/bot answers
         self._sequence = 0
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="fake-discord", daemon=True)
@@ -149,9 +153,15 @@ class FakeDiscord:
         return f"ws://127.0.0.1:{self.port}/gateway"
 
     # -- world ------------------------------------------------------------------------------------
-    def add_guild(self, name: str) -> tuple[str, str]:
-        """A guild with one text channel; returns (guild_id, channel_id)."""
+    def add_guild(self, name: str, shard: tuple[int, int] | None = None) -> tuple[str, str]:
+        """A guild with one text channel; returns (guild_id, channel_id). `shard` (id, count): a guild id
+        that Discord would send to that shard."""
         guild_id, channel_id = snowflake(), snowflake()
+        if shard is not None:
+            number, count = shard
+            base = int(guild_id)
+            guild_id = str(base + (((number - (base >> 22)) % count) << 22))
+            assert shard_of(guild_id, count) == number
         channel = {
             "id": channel_id,
             "type": 0,
@@ -288,8 +298,15 @@ class FakeDiscord:
             raise RuntimeError("the bot is not connected to the gateway")
         self._sequence += 1
         frame = {"op": 0, "t": event, "s": self._sequence, "d": data}
+        guild = data.get("guild_id") or (data.get("id") if event.startswith("GUILD_") else None)
         for ws in list(self.sockets):
-            await ws.send_str(json.dumps(frame))
+            number, count = self.shard_of_socket.get(ws, (0, 1))
+            if (shard_of(guild, count) if guild else 0) == number:
+                await ws.send_str(json.dumps(frame))
+
+    def shards_connected(self) -> list[tuple[int, int]]:
+        """The (shard id, count) of every identified gateway connection."""
+        return sorted(self.shard_of_socket.values())
 
     def command(self, name: str, guild_id: str | None = None) -> tuple[dict[str, Any], str | None]:
         """A synced command by name (guild commands first), and the guild it was synced to."""
@@ -612,7 +629,7 @@ class FakeDiscord:
             }
         if method == "GET" and path in ("/gateway", "/gateway/bot"):
             limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-            return {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
+            return {"url": self.gateway_url, "shards": self.recommended_shards, "session_start_limit": limit}
         if m := re.fullmatch(rf"/applications/{app}(?:/guilds/(\d+))?/commands", path):
             scope = m[1]
             if method == "PUT":
@@ -749,6 +766,7 @@ class FakeDiscord:
                     await ws.send_str(json.dumps({"op": 9, "d": False}))
         finally:
             self.sockets.remove(ws)
+            self.shard_of_socket.pop(ws, None)
             self._notify()
         return ws
 
@@ -756,12 +774,19 @@ class FakeDiscord:
         if data.get("token") != f"Bot {self.token}" and data.get("token") != self.token:
             await ws.close(code=4004, message=b"Authentication failed.")
             return
+        number, count = data.get("shard") or (0, 1)
+        if not 0 <= number < count:
+            await ws.close(code=4010, message=b"Invalid shard.")
+            return
         self.identifies.append(data)
+        self.shard_of_socket[ws] = (number, count)
+        mine = [g for g in self.guilds.values() if shard_of(g["id"], count) == number]
         self._sequence += 1
         ready = {
             "v": 10,
             "user": self.bot,
-            "guilds": [{"id": g, "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": g["id"], "unavailable": True} for g in mine],
+            "shard": [number, count],
             "session_id": secrets.token_hex(16),
             "resume_gateway_url": self.gateway_url,
             "application": {"id": self.application_id, "flags": 0},
@@ -771,10 +796,15 @@ class FakeDiscord:
             "_trace": ["fake-discord"],
         }
         await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": self._sequence, "d": ready}))
-        for guild in self.guilds.values():
+        for guild in mine:
             self._sequence += 1
             await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": self._sequence, "d": guild}))
         self._notify()
+
+
+def shard_of(guild_id: str | int, count: int) -> int:
+    """The shard Discord sends a guild's events to."""
+    return (int(guild_id) >> 22) % count
 
 
 def _message_fields(body: dict[str, Any]) -> dict[str, Any]:

@@ -108,3 +108,24 @@ def test_faiss_search_agrees_with_brute_force(engine: Engine):
         oracle = np.argsort(-(matrix @ query))[:5]
         assert found_ids.tolist() == ids[oracle].tolist()
         np.testing.assert_allclose(found_scores, (matrix @ query)[oracle], rtol=1e-5)
+
+
+def test_a_process_holds_at_most_cache_collections_indexes_least_recently_asked_first_out(make_engine):
+    engine = make_engine(cache_collections=2)
+    for name, text in (("one", BELARUS), ("two", WEBB), ("three", BELARUS)):
+        engine.add_text(name, text)
+    question = "Who is Ukraine's defence minister?"
+    first = engine.ask("one", question)
+    engine.ask("two", "When did the James Webb telescope launch?")
+    engine.ask("one", question)  # "one" is now the most recently asked
+    engine.ask("three", question)  # a third collection: "two" goes
+    assert engine.indexes.held() == ["one", "three"]
+    assert engine.indexes.counts.evictions >= 1
+    rebuilds = engine.indexes.counts.rebuilds
+    loads = engine.indexes.counts.loads
+    again = engine.ask("two", "When did the James Webb telescope launch?")
+    # Coming back costs a read of its cache files, not a rebuild from the store, and answers the same.
+    assert engine.indexes.counts.loads == loads + 1 and engine.indexes.counts.rebuilds == rebuilds
+    assert engine.indexes.held() == ["three", "two"]
+    assert again.quotes and "Webb" in again.quotes[0].title + again.quotes[0].text
+    assert [q.text for q in engine.ask("one", question).quotes] == [q.text for q in first.quotes]

@@ -103,28 +103,37 @@ class Articles(commands.GroupCog, group_name="article", group_description="Add, 
                     f"{human_size(self.bot.limits.max_article_bytes)}."
                 )
         await interaction.response.defer(ephemeral=True, thinking=True)
-        progress = Progress(interaction, asyncio.get_running_loop())
-        if url is not None:
-            await progress.show(f"Fetching <{url.strip()}>…")
-            doc = await self.bot.run_long(engine.fetch_url, url.strip())
-        elif file is not None:
-            await progress.show(f"Reading {file.filename}…")
-            data = await file.read()
-            doc = await self.bot.run_long(
-                extract.from_bytes, data, file.filename, kind, max_bytes=self.bot.limits.max_article_bytes
+        try:
+            progress = Progress(interaction, asyncio.get_running_loop())
+            if url is not None:
+                await progress.show(f"Fetching <{url.strip()}>…")
+                doc = await self.bot.run_long(engine.fetch_url, url.strip())
+            elif file is not None:
+                await progress.show(f"Reading {file.filename}…")
+                data = await file.read()
+                doc = await self.bot.run_long(
+                    extract.from_bytes, data, file.filename, kind, max_bytes=self.bot.limits.max_article_bytes
+                )
+            else:
+                doc = await self.bot.run_long(
+                    extract.from_bytes,
+                    (text or "").encode(),
+                    "text",
+                    "text",
+                    max_bytes=self.bot.limits.max_article_bytes,
+                )
+            results = await self.bot.run_long(
+                engine.add_documents,
+                collection,
+                [doc],
+                title=title.strip() if title else None,
+                published=published.strip() if published else None,
+                progress=progress,
             )
-        else:
-            doc = await self.bot.run_long(
-                extract.from_bytes, (text or "").encode(), "text", "text", max_bytes=self.bot.limits.max_article_bytes
-            )
-        results = await self.bot.run_long(
-            engine.add_documents,
-            collection,
-            [doc],
-            title=title.strip() if title else None,
-            published=published.strip() if published else None,
-            progress=progress,
-        )
+        except Exception:
+            self.bot.metrics.failed_ingest()
+            raise
+        self.bot.metrics.ingested(results)
         await progress.finish(content="\n".join(embeds.add_result_line(r) for r in results))
         log.info("guild %s: %s", interaction.guild_id, "; ".join(f"{r.status} #{r.id}" for r in results))
 

@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import embeds
-from bot.client import report_error, sentence_for
+from bot.client import SHUTTING_DOWN, report_error, sentence_for
 from index.errors import BylineError, InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -137,16 +137,19 @@ class Asking(commands.Cog):
         self.bot = bot
 
     async def answer(
-        self, collection: str, question: str, user_id: int, follow_up_to: str | None = None
+        self, collection: str, question: str, user_id: int, follow_up_to: str | None = None, *, face: str
     ) -> tuple[int, Answer, discord.Embed, discord.ui.View]:
         engine = self.bot.engine
+        metrics = self.bot.metrics
 
         def work() -> tuple[int, Answer, int]:
-            answer = engine.ask(collection, question, follow_up_to=follow_up_to)
+            with metrics.timing():
+                answer = engine.ask(collection, question, follow_up_to=follow_up_to)
             answer_id = self.bot.answer_log.log_answer(collection, answer, str(user_id))
             return answer_id, answer, engine.article_count(collection)
 
         answer_id, answer, searched = await self.bot.run_engine(work)
+        metrics.answered(face, answer)
         return answer_id, answer, embeds.answer_embed(answer, searched), answer_view(answer_id, answer)
 
     @app_commands.command(name="ask", description="Ask a question; the answer quotes this server's articles.")
@@ -156,7 +159,7 @@ class Asking(commands.Cog):
         question = self.bot.engine.check_question(question)  # refuse before "thinking…" is shown
         self.bot.cooldown.check(interaction.user.id)
         await interaction.response.defer(thinking=True)
-        answer_id, _, embed, view = await self.answer(collection, question, interaction.user.id)
+        answer_id, _, embed, view = await self.answer(collection, question, interaction.user.id, face="slash")
         message = await interaction.followup.send(
             embed=embed, view=view, wait=True, allowed_mentions=discord.AllowedMentions.none()
         )
@@ -226,6 +229,8 @@ class Asking(commands.Cog):
             return
         question = " ".join(_MENTION.sub(lambda m: "" if int(m[1]) == bot.user.id else m[0], message.content).split())
         try:
+            if not bot.take_work():
+                raise BylineError(SHUTTING_DOWN)
             collection = bot.collection_for(message.guild.id if message.guild else None)
             if previous is not None and previous.collection != collection:
                 previous = None
@@ -235,7 +240,7 @@ class Asking(commands.Cog):
             bot.cooldown.check(message.author.id)
             async with message.channel.typing():
                 answer_id, _, embed, view = await self.answer(
-                    collection, question, message.author.id, previous.question if previous else None
+                    collection, question, message.author.id, previous.question if previous else None, face="mention"
                 )
             reply = await message.reply(
                 embed=embed, view=view, mention_author=False, allowed_mentions=discord.AllowedMentions.none()

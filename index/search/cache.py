@@ -2,13 +2,18 @@
 
 Each collection's index is valid for one store revision: memory, else the cache files (FAISS and BM25,
 each recording the collection, revision and model), else rebuilt from the store. A writer in this process
-applies its delta (`apply`); a write by another process changes the revision, and the next `get` reloads."""
+applies its delta (`apply`); a write by another process changes the revision, and the next `get` reloads.
+
+At most `capacity` collections are held in memory, the least recently asked first out (their cache files
+stay, so coming back costs a file load, not a rebuild): one process can serve thousands of small servers."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +27,46 @@ from index.storage import IndexSource
 log = logging.getLogger(__name__)
 
 
+DEFAULT_CAPACITY = 256  # collections held in memory (BYLINE_CACHE_COLLECTIONS)
+
+
+@dataclass
+class CacheCounts:
+    """How each `get` was served since the process started (the bot's /metrics reads them)."""
+
+    hits: int = 0  # from memory, at the store's revision
+    loads: int = 0  # read from the cache files
+    rebuilds: int = 0  # rebuilt (at least in part) from the store
+    evictions: int = 0  # collections let go to keep at most `capacity` in memory
+
+
 class SearchIndexes:
-    def __init__(self, store: IndexSource, cache_dir: Path, model_name: str, dimension: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        store: IndexSource,
+        cache_dir: Path,
+        model_name: str,
+        dimension: Callable[[], int],
+        capacity: int = DEFAULT_CAPACITY,
+    ) -> None:
         self.store = store
         self.cache_dir = cache_dir
         self.model_name = model_name
         self._dimension = dimension  # the model's, for an empty collection (loads the model only then)
-        self._held: dict[str, SearchIndex] = {}
+        self.capacity = max(1, capacity)
+        self._held: OrderedDict[str, SearchIndex] = OrderedDict()  # least recently used first
         self._lock = threading.Lock()
+        self.counts = CacheCounts()
+
+    def held(self) -> list[str]:
+        """The collections in memory, least recently used first."""
+        return list(self._held)
+
+    def _touch(self, collection: str) -> None:
+        try:
+            self._held.move_to_end(collection)
+        except KeyError:  # dropped by another thread meanwhile: the next get loads it again
+            pass
 
     def paths(self, collection: str) -> tuple[Path, Path]:
         return self.cache_dir / f"{collection}.faiss", self.cache_dir / f"{collection}.bm25"
@@ -56,10 +93,14 @@ class SearchIndexes:
         revision = self.store.revision(collection)
         current = self._held.get(collection)
         if current is not None and current.revision == revision:
+            self.counts.hits += 1
+            self._touch(collection)
             return current
         with self._lock:
             current = self._held.get(collection)
             if current is not None and current.revision == revision:
+                self.counts.hits += 1
+                self._touch(collection)
                 return current
             self.check_model()
             header = self.header(collection, revision)
@@ -80,7 +121,16 @@ class SearchIndexes:
                 lexical.save(bm25_path, header)
                 log.info("rebuilt BM25 index for %s from SQLite (%d chunks)", collection, len(tokens))
             current = SearchIndex(revision, vectors, lexical, tokens, rebuilt=rebuilt)
+            if rebuilt:
+                self.counts.rebuilds += 1
+            else:
+                self.counts.loads += 1
             self._held[collection] = current
+            self._held.move_to_end(collection)
+            while len(self._held) > self.capacity:
+                gone, _ = self._held.popitem(last=False)
+                self.counts.evictions += 1
+                log.debug("let go of %s's index (more than %d collections in memory)", gone, self.capacity)
             return current
 
     def tokens_from_store(self, collection: str) -> dict[int, list[str]]:

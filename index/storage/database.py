@@ -58,6 +58,10 @@ class Database:
     def close(self) -> None:
         raise NotImplementedError
 
+    def ping(self) -> None:
+        """Raise if the database cannot answer a query (a health check)."""
+        self._connect().execute("SELECT 1").fetchone()
+
     # -- metadata and revisions -----------------------------------------------------------------
     def store_id(self) -> str:
         """This store's own random id, made when it was created: caches record it, so that a cache built

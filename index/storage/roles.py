@@ -153,4 +153,6 @@ class Transfer(Revisions, Protocol):
 class Store(Articles, Layout, Repairs, AnswerLogStore, ScheduleStore, Transfer, Protocol):
     """Every role, as one backend provides them (see index/storage/__init__.py: open_store)."""
 
+    def ping(self) -> None: ...
+
     def close(self) -> None: ...
