@@ -56,7 +56,8 @@ class RunningBot:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.task = asyncio.run_coroutine_threadsafe(self.bot.start(fake.token), self.loop)
-        fake.wait_ready()
+        if self.settings.syncs_commands:
+            fake.wait_ready()
         fake.wait(lambda: self.bot.is_ready(), what="the bot's on_ready")
 
     def stop(self) -> None:
