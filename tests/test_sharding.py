@@ -165,9 +165,11 @@ def test_sigterm_takes_no_new_work_lets_the_ingest_in_flight_finish_and_exits_0(
         },
     )
     data_dir.mkdir(parents=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    log_file = tmp_path / "bot.log"  # a file, not a pipe: an unread pipe fills and blocks the bot
+    with log_file.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=sink
+        )
     try:
         fake.wait_ready()
         fake.wait(lambda: get(f"http://127.0.0.1:{health_port}/readyz")[0] == 200, what="/readyz")
@@ -185,7 +187,7 @@ def test_sigterm_takes_no_new_work_lets_the_ingest_in_flight_finish_and_exits_0(
         # Nothing lost: the article the shutdown waited for is in the store.
         listed = run_cli("--json", "list", "--collection", f"guild-{guild}", data_dir=data_dir)
         assert len(json.loads(listed.stdout)) == 1
-        assert b"stopped" in proc.stderr.read()
+        assert b"stopped" in log_file.read_bytes()
     finally:
         _SlowPage.release.set()
         if proc.poll() is None:
