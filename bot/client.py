@@ -63,12 +63,7 @@ class BylineTree(app_commands.CommandTree):
         if bot.take_work():
             return True
         if interaction.type is discord.InteractionType.application_command:
-            from bot.embeds import error_embed
-
-            try:
-                await interaction.response.send_message(embed=error_embed(SHUTTING_DOWN), ephemeral=True)
-            except discord.HTTPException:
-                pass
+            await report_error(interaction, BylineError(SHUTTING_DOWN))
         return False
 
 

@@ -88,9 +88,9 @@ class DiscordSettings:
         if gateway and not gateway.startswith(("ws://", "wss://")):
             raise InvalidInput(f"DISCORD_GATEWAY_URL must be a ws(s) URL, not {gateway!r}.")
         shard_count = number("BYLINE_SHARD_COUNT", int, None)
-        shard_ids = parse_shard_ids(text("BYLINE_SHARD_IDS"), shard_count)  # type: ignore[arg-type]
         if shard_count is not None and shard_count < 1:
             raise InvalidInput("BYLINE_SHARD_COUNT must be at least 1.")
+        shard_ids = parse_shard_ids(text("BYLINE_SHARD_IDS"), shard_count)  # type: ignore[arg-type]
         health_port = number("BYLINE_HEALTH_PORT", int, None)
         if health_port is not None and not 0 < health_port < 65536:  # type: ignore[operator]
             raise InvalidInput(f"BYLINE_HEALTH_PORT must be a port number (1-65535), not {health_port}.")
