@@ -178,29 +178,29 @@ class Ingest:
         return self.layout(doc, title=title, url=url, published=published, digest=digest)
 
     def _store(self, collection: str, new: NewArticle, chunk_texts: list[str]) -> tuple[AddResult, bool]:
-        """Write one embedded article (or find that another writer got there first) and update the caches."""
+        """Write one embedded article (or find that another writer, in this process or another, got there
+        first: the store checks inside its write transaction) and update the caches."""
         with self.write_lock:
             self.indexes.check_model()
             self.indexes.get(collection)  # make sure the caches are current before applying a delta
-            again = self.store.find_by_hash(collection, new.content_hash)
-            if again is not None:  # added meanwhile, or twice in one batch
-                return add_result(again, "duplicate", new.source), False
-            by_url = self.store.find_by_url(collection, new.url) if new.url else None
-            article_id, removed, added = self.store.save_article(
+            saved = self.store.save_article(
                 collection,
                 new,
                 model=self.embedder.name,
                 dimension=self.embedder.dimension,
-                replace_id=by_url.id if by_url else None,
                 added=self.clock().astimezone(UTC).replace(microsecond=0).isoformat(),
             )
-            revision = self.store.revision(collection)
-            self.indexes.apply(collection, revision, removed, added, new.chunk_vectors, chunk_texts, save=False)
-        row = self.store.article(collection, article_id)
+            if saved.status != "duplicate":
+                revision = self.store.revision(collection)
+                self.indexes.apply(
+                    collection, revision, saved.removed, saved.added, new.chunk_vectors, chunk_texts, save=False
+                )
+        row = self.store.article(collection, saved.id)
         assert row is not None
-        status = "updated" if by_url else "added"
-        log.info("%s article %d %r (%d chunks) in %s", status, article_id, row.title, row.chunks, collection)
-        return add_result(row, status, new.source), True
+        if saved.status == "duplicate":  # added meanwhile, or twice in one batch
+            return add_result(row, "duplicate", new.source), False
+        log.info("%s article %d %r (%d chunks) in %s", saved.status, saved.id, row.title, row.chunks, collection)
+        return add_result(row, saved.status, new.source), True
 
     def layout(
         self, doc: extract.Document, *, title: str | None, url: str | None, published: str | None, digest: str

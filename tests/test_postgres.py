@@ -176,3 +176,51 @@ def test_migrate_copies_a_sqlite_data_dir_without_re_embedding_and_can_resume(
     on_pg.embedder.encode = real
     new = on_pg.add_text("default", "The ferry timetable changes on Monday for the winter season.\n" * 3)
     assert new.id > max(expected) + 1  # new ids follow the copied ones
+
+
+def test_writers_of_one_collection_queue_while_another_collections_writer_goes_on(postgres_url: str):
+    """Two stores on one database, as two processes: a writer holding collection "a" makes a second writer
+    of "a" wait, lets a writer of "b" commit, and a store-wide writer waits for both collections."""
+    import threading
+
+    from index.storage.database import EVERYTHING
+    from index.storage.postgresql.database import PostgresDatabase
+
+    first, second = PostgresDatabase(postgres_url, pool_size=4), PostgresDatabase(postgres_url, pool_size=4)
+    holding, release = threading.Event(), threading.Event()
+    finished: dict[str, float] = {}
+    clock = __import__("time").monotonic
+
+    def hold_a() -> None:
+        with first.write("a"):
+            holding.set()
+            release.wait(10)
+        finished["holder"] = clock()
+
+    def write(database: PostgresDatabase, scope: str | None, name: str) -> None:
+        with database.write(scope):
+            pass
+        finished[name] = clock()
+
+    holder = threading.Thread(target=hold_a)
+    holder.start()
+    assert holding.wait(10)
+    others = [
+        threading.Thread(target=write, args=(second, "a", "same collection")),
+        threading.Thread(target=write, args=(second, "b", "other collection")),
+        threading.Thread(target=write, args=(second, EVERYTHING, "everything")),
+    ]
+    for thread in others:
+        thread.start()
+    others[1].join(10)
+    assert "other collection" in finished  # "b" went on while "a" was held
+    others[0].join(0.5)
+    others[2].join(0.5)
+    assert "same collection" not in finished and "everything" not in finished  # both still queued
+    release.set()
+    for thread in [holder, *others]:
+        thread.join(10)
+    assert finished["same collection"] >= finished["holder"] - 0.05
+    assert finished["everything"] >= finished["holder"] - 0.05
+    first.close()
+    second.close()

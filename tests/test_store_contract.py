@@ -59,7 +59,8 @@ def article(seed: int, *, url: str | None = None, sentences: int = 4) -> NewArti
 
 
 def save(store: Store, collection: str, new: NewArticle, replace_id: int | None = None) -> tuple[int, list, list]:
-    return store.save_article(collection, new, model="test-model", dimension=DIM, replace_id=replace_id)
+    saved = store.save_article(collection, new, model="test-model", dimension=DIM, replace_id=replace_id)
+    return saved.id, saved.removed, saved.added
 
 
 def test_an_article_is_written_whole_with_vectors_that_round_trip_bit_exact(store: Store):
@@ -93,6 +94,20 @@ def test_replacing_an_article_keeps_its_id_and_swaps_its_chunks_in_one_write(sto
     assert new_id == first_id and removed == first_chunks and not set(added) & set(first_chunks)
     assert store.chunk_ids("c").tolist() == added
     assert len(store.sentences(first_id)) == 6 and store.article_count("c") == 1
+
+
+def test_the_store_itself_refuses_a_duplicate_and_updates_the_article_of_the_same_url(store: Store):
+    # Checked inside the write transaction: what two processes racing to save one article rely on.
+    first = store.save_article("c", article(1, url="https://example.org/a"), model="m", dimension=DIM)
+    revision = store.revision("c")
+    again = store.save_article("c", article(1, url="https://example.org/a"), model="m", dimension=DIM)
+    assert (again.id, again.status, again.removed, again.added) == (first.id, "duplicate", [], [])
+    assert store.revision("c") == revision and store.article_count("c") == 1
+    elsewhere = store.save_article("other", article(1), model="m", dimension=DIM)  # another collection may
+    assert elsewhere.status == "added" and elsewhere.id != first.id
+    edited = store.save_article("c", article(2, url="https://example.org/a"), model="m", dimension=DIM)
+    assert (edited.id, edited.status, edited.removed) == (first.id, "updated", first.added)
+    assert store.article_count("c") == 1 and store.article("c", first.id).title == "Article 2"
 
 
 def test_a_failed_write_leaves_nothing_and_no_new_revision(store: Store):

@@ -114,12 +114,12 @@ class SearchIndexes:
                 vectors = VectorIndex(matrix.shape[1] if len(ids) else self._dimension())
                 vectors.add(ids, matrix)
                 vectors.save(faiss_path, header)
-                log.info("rebuilt vector index for %s from SQLite (%d chunks)", collection, len(ids))
+                log.info("rebuilt vector index for %s from the store (%d chunks)", collection, len(ids))
             if lexical is None:
                 tokens = self.tokens_from_store(collection)
                 lexical = LexicalIndex(np.fromiter(tokens.keys(), dtype=np.int64), list(tokens.values()))
                 lexical.save(bm25_path, header)
-                log.info("rebuilt BM25 index for %s from SQLite (%d chunks)", collection, len(tokens))
+                log.info("rebuilt BM25 index for %s from the store (%d chunks)", collection, len(tokens))
             current = SearchIndex(revision, vectors, lexical, tokens, rebuilt=rebuilt)
             if rebuilt:
                 self.counts.rebuilds += 1

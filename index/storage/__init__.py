@@ -22,7 +22,16 @@ from index.storage.roles import (
     Store,
     Transfer,
 )
-from index.storage.rows import AnswerRow, ArticleRow, ChunkRow, NewArticle, ScheduleRow, VoteRow, utc_now
+from index.storage.rows import (
+    AnswerRow,
+    ArticleRow,
+    ChunkRow,
+    NewArticle,
+    SavedArticle,
+    ScheduleRow,
+    VoteRow,
+    utc_now,
+)
 
 
 def _sqlite(url: str) -> Store:
@@ -66,6 +75,7 @@ __all__ = [
     "Layout",
     "NewArticle",
     "Repairs",
+    "SavedArticle",
     "ScheduleRow",
     "ScheduleStore",
     "Store",

@@ -38,6 +38,13 @@ def transaction(conn: Connection, begin: str = "BEGIN") -> Iterator[Connection]:
     conn.execute("COMMIT")
 
 
+# What a write transaction touches, for write(): a collection's name (its articles, sentences, chunks and
+# revision), EVERYTHING (rows of many collections at once: a model swap, a copy, orphan repairs) or
+# OWN_ROWS (rows no other writer races for: the answer log, votes, schedules, meta keys added once).
+EVERYTHING = None
+OWN_ROWS = ""
+
+
 class Database:
     """The base every backend's connection room implements (see the module docstring)."""
 
@@ -47,8 +54,10 @@ class Database:
     def _connect(self) -> Connection:
         raise NotImplementedError
 
-    def write(self) -> AbstractContextManager[Connection]:
-        """One write transaction; concurrent writers (threads or processes) queue."""
+    def write(self, scope: str | None = EVERYTHING) -> AbstractContextManager[Connection]:
+        """One write transaction. Writers of one collection queue behind each other (threads, processes
+        and machines alike), an EVERYTHING writer behind all of them; a backend may let writers of other
+        collections, and OWN_ROWS writers, go at the same time."""
         raise NotImplementedError
 
     def snapshot(self) -> AbstractContextManager[None]:
@@ -69,7 +78,7 @@ class Database:
         collection and revision happen to match."""
         found = self.meta("store_id")
         if found is None:
-            with self.write() as conn:
+            with self.write(OWN_ROWS) as conn:
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('store_id', ?) ON CONFLICT (key) DO NOTHING",
                     (uuid.uuid4().hex,),

@@ -10,7 +10,16 @@ from typing import Protocol
 
 import numpy as np
 
-from index.storage.rows import AnswerRow, ArticleRow, ChunkRow, NewArticle, ScheduleRow, SentenceRow, VoteRow
+from index.storage.rows import (
+    AnswerRow,
+    ArticleRow,
+    ChunkRow,
+    NewArticle,
+    SavedArticle,
+    ScheduleRow,
+    SentenceRow,
+    VoteRow,
+)
 
 
 class Revisions(Protocol):
@@ -49,7 +58,7 @@ class Articles(Revisions, Protocol):
         dimension: int,
         replace_id: int | None = None,
         added: str | None = None,
-    ) -> tuple[int, list[int], list[int]]: ...
+    ) -> SavedArticle: ...
     def delete_article(self, collection: str, article_id: int) -> list[int] | None: ...
     def collections(self) -> list[str]: ...
     def collection_stats(self) -> list[tuple[str, int, int, int, int]]: ...

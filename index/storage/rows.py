@@ -51,6 +51,18 @@ class NewArticle:
 
 
 @dataclass(frozen=True)
+class SavedArticle:
+    """What save_article did: "added"; "updated" (an article of the same URL got the new content, its
+    chunks `removed` and `added` anew); or "duplicate" (the same text is stored already, as `id`: nothing
+    written)."""
+
+    id: int
+    status: str
+    removed: list[int]
+    added: list[int]
+
+
+@dataclass(frozen=True)
 class AnswerRow:
     """One logged answer, its Answer still as the JSON text it was stored as."""
 

@@ -1,7 +1,8 @@
 """The PostgreSQL connection room (psycopg 3): a pool of connections, one lent to each thread while it
 works, in autocommit so a lone read is one statement; write transactions that queue across threads,
-processes and machines (each takes one transaction-scoped advisory lock, as SQLite's BEGIN IMMEDIATE
-queues its writers); read snapshots (REPEATABLE READ, read only); and the numbered migrations in
+processes and machines (transaction-scoped advisory locks: one per collection, so writers of one
+collection queue while other collections' writers go on, under a store-wide lock that writers of many
+collections take alone); read snapshots (REPEATABLE READ, read only); and the numbered migrations in
 index/storage/migrations/postgresql/ (the table schema_migrations counts the ones applied, under a
 session advisory lock so that processes starting together migrate once). A stock PostgreSQL ≥ 14, no
 extension needed."""
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache, lru_cache
@@ -17,12 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from index.errors import InvalidInput
-from index.storage.database import Database, numbered_scripts, statements, transaction
+from index.storage.database import EVERYTHING, OWN_ROWS, Database, numbered_scripts, statements, transaction
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations" / "postgresql"
-# advisory lock keys (any 64-bit numbers of our own: "byline" in ASCII, then a role)
+# advisory lock keys (any 64-bit numbers of our own: "byline" in ASCII, then a role); a collection's lock
+# is a pair of 32-bit keys, a space of its own: "byli", then the CRC-32 of its name (two names sharing a
+# CRC only queue behind each other, which is safe)
 WRITE_LOCK = 0x6279_6C69_6E65_0001
 MIGRATION_LOCK = 0x6279_6C69_6E65_0002
+COLLECTION_LOCKS = 0x6279_6C69
+
+
+def collection_key(collection: str) -> int:
+    """The collection's half of its advisory lock key, as PostgreSQL's signed int4."""
+    crc = zlib.crc32(collection.encode("utf-8"))
+    return crc - (1 << 32) if crc >= 1 << 31 else crc
 
 
 @cache
@@ -101,9 +112,13 @@ class PostgresDatabase(Database):
         return conn.raw.info.transaction_status != self._idle
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, scope: str | None = EVERYTHING) -> Iterator[Connection]:
         with transaction(self._connect()) as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+            if scope is EVERYTHING:
+                conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+            elif scope != OWN_ROWS:  # a collection: shares the store lock, holds its own (always in that order)
+                conn.execute("SELECT pg_advisory_xact_lock_shared(?)", (WRITE_LOCK,))
+                conn.execute("SELECT pg_advisory_xact_lock(?, ?)", (COLLECTION_LOCKS, collection_key(scope)))
             yield conn
 
     @contextmanager

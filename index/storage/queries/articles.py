@@ -9,7 +9,7 @@ import numpy as np
 
 from index.storage.database import Connection, Database, blob
 from index.storage.database import marks as sqlmarks
-from index.storage.rows import ArticleRow, NewArticle, utc_now
+from index.storage.rows import ArticleRow, NewArticle, SavedArticle, utc_now
 
 # An article's day for time windows: its publication date when known, else the day it was added.
 ARTICLE_DAY = "coalesce(published, substr(added, 1, 10))"
@@ -65,7 +65,7 @@ class ArticleQueries(Database):
         so that caches anywhere (another process included) see the change."""
         where_articles = "SELECT id FROM articles WHERE collection = ?"
         where_answers = "SELECT id FROM answers WHERE collection = ?"
-        with self.write() as conn:
+        with self.write(collection) as conn:
             deleted = {
                 "votes": conn.execute(f"DELETE FROM feedback WHERE answer_id IN ({where_answers})", (collection,)),
                 "answers": conn.execute("DELETE FROM answers WHERE collection = ?", (collection,)),
@@ -208,11 +208,22 @@ class ArticleQueries(Database):
         dimension: int,
         replace_id: int | None = None,
         added: str | None = None,
-    ) -> tuple[int, list[int], list[int]]:
-        """Insert (or replace the content of `replace_id`) in one transaction, recording which model
-        made the vectors if nothing has yet. Returns (article id, chunk ids removed, chunk ids added).
-        `added` is when (ISO, UTC; default now)."""
-        with self.write() as conn:
+    ) -> SavedArticle:
+        """Insert an article, or give its new content to `replace_id` (by default, to the article of the
+        same URL), in one transaction under the collection's write lock, recording which model made the
+        vectors if nothing has yet. The duplicate and URL checks are made inside that transaction, so two
+        processes saving the same article at once store it once. `added` is when (ISO, UTC; default now)."""
+        with self.write(collection) as conn:
+            same = conn.execute(
+                "SELECT id FROM articles WHERE collection = ? AND content_hash = ?", (collection, new.content_hash)
+            ).fetchone()
+            if same is not None and same[0] != replace_id:
+                return SavedArticle(int(same[0]), "duplicate", [], [])
+            if replace_id is None and new.url:
+                by_url = conn.execute(
+                    "SELECT id FROM articles WHERE collection = ? AND url = ?", (collection, new.url)
+                ).fetchone()
+                replace_id = int(by_url[0]) if by_url else None
             for key, value in (("model", model), ("dimension", str(dimension))):
                 conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value))
             removed: list[int] = []
@@ -244,13 +255,13 @@ class ArticleQueries(Database):
                 )
                 article_id = int(cursor.fetchone()[0])
             insert_sentences(conn, article_id, new)
-            added = insert_chunks(conn, collection, article_id, new)
+            chunk_ids = insert_chunks(conn, collection, article_id, new)
             self._bump(conn, collection)
-        return article_id, removed, added
+        return SavedArticle(article_id, "updated" if replace_id is not None else "added", removed, chunk_ids)
 
     def delete_article(self, collection: str, article_id: int) -> list[int] | None:
         """Delete an article with its sentences and chunks; returns the removed chunk ids (None if absent)."""
-        with self.write() as conn:
+        with self.write(collection) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM articles WHERE id = ? AND collection = ?", (article_id, collection)
             ).fetchone()

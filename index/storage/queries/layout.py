@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from index.storage.database import Connection, Database, blob
+from index.storage.database import EVERYTHING, Connection, Database, blob
 from index.storage.database import marks as sqlmarks
 from index.storage.queries.articles import ARTICLE_COLUMNS, insert_chunks, insert_sentences
 from index.storage.rows import ArticleRow, ChunkRow, NewArticle
@@ -129,7 +129,7 @@ class LayoutQueries(Database):
         dimension: int,
     ) -> None:
         """Swap every stored vector for one made by another model, in one transaction."""
-        with self.write() as conn:
+        with self.write(EVERYTHING) as conn:
             write_vectors(conn, chunk_vectors, sentence_vectors)
             self._set_meta(conn, "model", model)
             self._set_meta(conn, "dimension", str(dimension))
@@ -169,7 +169,7 @@ class LayoutQueries(Database):
         found = sum(conn.execute(f"SELECT count(*) {orphans(table=t)}").fetchone()[0] for t in ("chunks", "sentences"))
         if not found:
             return 0
-        with self.write() as conn:
+        with self.write(EVERYTHING) as conn:
             collections = [r[0] for r in conn.execute(f"SELECT DISTINCT collection {orphans(table='chunks')}")]
             deleted = sum(conn.execute(f"DELETE {orphans(table=t)}").rowcount for t in ("chunks", "sentences"))
             for collection in collections:
@@ -265,14 +265,14 @@ class LayoutQueries(Database):
         sentence_vectors: Sequence[tuple[int, int, np.ndarray]],
     ) -> None:
         """Overwrite some vectors of one collection (repairs), in one transaction."""
-        with self.write() as conn:
+        with self.write(collection) as conn:
             write_vectors(conn, chunk_vectors, sentence_vectors)
             self._bump(conn, collection)
 
     def replace_layout(self, collection: str, article_id: int, new: NewArticle, *, sentences: bool = True) -> list[int]:
         """Give a stored article new chunks, and new sentences unless `sentences` is False (its text and
         metadata untouched), in one transaction; returns the new chunk ids."""
-        with self.write() as conn:
+        with self.write(collection) as conn:
             conn.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
             if sentences:
                 conn.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))

@@ -3,7 +3,7 @@ and the weekly digest schedules (a period is claimed by one conditional UPDATE: 
 
 from __future__ import annotations
 
-from index.storage.database import Database
+from index.storage.database import OWN_ROWS, Database
 from index.storage.rows import AnswerRow, ScheduleRow, VoteRow, utc_now
 
 ANSWER_COLUMNS = "id, collection, question, answer, asked_by, message_id, created"
@@ -13,7 +13,7 @@ SCHEDULE_COLUMNS = "collection, target, weekday, minute_of_day, days, created, l
 class LogQueries(Database):
     # -- answers and votes ----------------------------------------------------------------------
     def insert_answer(self, collection: str, question: str, answer_json: str, asked_by: str | None) -> int:
-        with self.write() as conn:
+        with self.write(OWN_ROWS) as conn:
             cursor = conn.execute(
                 "INSERT INTO answers (collection, question, answer, asked_by, created) VALUES (?, ?, ?, ?, ?)"
                 " RETURNING id",
@@ -22,7 +22,7 @@ class LogQueries(Database):
             return int(cursor.fetchone()[0])
 
     def attach_message(self, answer_id: int, message_id: str) -> None:
-        with self.write() as conn:
+        with self.write(OWN_ROWS) as conn:
             conn.execute("UPDATE answers SET message_id = ? WHERE id = ?", (message_id, answer_id))
 
     def answer_by_id(self, answer_id: int) -> AnswerRow | None:
@@ -45,7 +45,7 @@ class LogQueries(Database):
         return AnswerRow(*row) if row else None
 
     def put_vote(self, answer_id: int, user_id: str, vote: int) -> None:
-        with self.write() as conn:
+        with self.write(OWN_ROWS) as conn:
             conn.execute(
                 "INSERT INTO feedback (answer_id, user_id, vote, created) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (answer_id, user_id) DO UPDATE SET vote = excluded.vote, created = excluded.created",
@@ -66,14 +66,14 @@ class LogQueries(Database):
         return [VoteRow(*row) for row in rows]
 
     def delete_user(self, user_id: str) -> int:
-        with self.write() as conn:
+        with self.write(OWN_ROWS) as conn:
             votes = conn.execute("DELETE FROM feedback WHERE user_id = ?", (user_id,)).rowcount
             asked = conn.execute("DELETE FROM answers WHERE asked_by = ?", (user_id,)).rowcount
         return votes + asked
 
     # -- digest schedules -----------------------------------------------------------------------
     def put_schedule(self, row: ScheduleRow) -> None:
-        with self.write() as conn:
+        with self.write(OWN_ROWS) as conn:
             conn.execute(
                 f"INSERT INTO digest_schedules ({SCHEDULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (collection) DO UPDATE SET target = excluded.target, weekday = excluded.weekday,"
@@ -83,7 +83,7 @@ class LogQueries(Database):
             )
 
     def delete_schedule(self, collection: str) -> bool:
-        with self.write() as conn:
+        with self.write(OWN_ROWS) as conn:
             return conn.execute("DELETE FROM digest_schedules WHERE collection = ?", (collection,)).rowcount > 0
 
     def schedule(self, collection: str) -> ScheduleRow | None:
@@ -99,7 +99,7 @@ class LogQueries(Database):
         return [ScheduleRow(*row) for row in rows]
 
     def claim_period(self, collection: str, created: str, period: str) -> bool:
-        with self.write() as conn:
+        with self.write(OWN_ROWS) as conn:
             cursor = conn.execute(
                 "UPDATE digest_schedules SET last_period = ? WHERE collection = ? AND created = ?"
                 " AND (last_period IS NULL OR last_period != ?)",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from index.storage.database import Database
+from index.storage.database import OWN_ROWS, Database
 from index.storage.database import marks as sqlmarks
 
 # table -> (its columns in copy order, its key columns)
@@ -70,7 +70,7 @@ class TransferQueries(Database):
 
     def put_article_rows(self, article: Sequence[Any], sentences: Sequence[Sequence[Any]], chunks: Sequence) -> bool:
         """Write one article whole, with its ids, unless an article of that id is already there (False)."""
-        with self.write() as conn:
+        with self.write(article[1]) as conn:  # its collection
             if conn.execute("SELECT 1 FROM articles WHERE id = ?", (article[0],)).fetchone():
                 return False
             for table, rows in (("articles", [article]), ("sentences", sentences), ("chunks", chunks)):
@@ -91,13 +91,13 @@ class TransferQueries(Database):
             f" ON CONFLICT ({keys}) DO NOTHING"
         )
         added = 0
-        with self.write() as conn:
+        with self.write(OWN_ROWS) as conn:
             for row in rows:
                 added += conn.execute(sql, tuple(row)).rowcount
         return added
 
     def copy_meta(self, pairs: Sequence[tuple[str, str]]) -> None:
-        with self.write() as conn:
+        with self.write(OWN_ROWS) as conn:
             for key, value in pairs:
                 conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value))
 

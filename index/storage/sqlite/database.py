@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from index.storage.database import Database, numbered_scripts, statements, transaction
+from index.storage.database import EVERYTHING, Database, numbered_scripts, statements, transaction
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations" / "sqlite"
 
@@ -43,8 +43,9 @@ class SQLiteDatabase(Database):
         return conn
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; BEGIN IMMEDIATE so concurrent writers (threads or processes) queue."""
+    def write(self, scope: str | None = EVERYTHING) -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE so concurrent writers (threads or processes) queue:
+        SQLite has one writer at a time whatever the scope."""
         with transaction(self._connect(), "BEGIN IMMEDIATE") as conn:
             yield conn
 
