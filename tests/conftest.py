@@ -8,6 +8,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -121,13 +122,22 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object
     server.cleanup()
 
 
+@contextmanager
+def fresh_database(server) -> Iterator[str]:
+    """The URL of a new, empty database on the server, dropped afterwards."""
+    name = f"byline_{uuid.uuid4().hex[:12]}"
+    server.psql(f"CREATE DATABASE {name};")
+    try:
+        yield server.get_uri(name)
+    finally:
+        server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
+
+
 @pytest.fixture
 def postgres_url(postgres_server) -> Iterator[str]:
     """A fresh, empty database on the session's server, dropped after the test."""
-    name = f"byline_{uuid.uuid4().hex[:12]}"
-    postgres_server.psql(f"CREATE DATABASE {name};")
-    yield postgres_server.get_uri(name)
-    postgres_server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
+    with fresh_database(postgres_server) as url:
+        yield url
 
 
 # -- network guards ------------------------------------------------------------------------------

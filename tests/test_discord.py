@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, HEAVY, REPO, SAMPLES, imported, run_cli
+from conftest import FIXTURES, HEAVY, REPO, SAMPLES, fresh_database, imported, run_cli
 from discord import gateway, http
 from fake_discord import EPHEMERAL, MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord, InteractionLog, user
 
@@ -123,15 +123,26 @@ def pages() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def engine(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory, pages: str) -> Iterator[Engine]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def engine(
+    request: pytest.FixtureRequest, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory, pages: str
+) -> Iterator[Engine]:
+    """The bot's engine; every test of the shared world runs on each backend (a PostgreSQL database of
+    its own, the data dir then holding only caches)."""
     port = int(pages.rsplit(":", 1)[1])
-    settings = EngineSettings(
-        data_dir=tmp_path_factory.mktemp("discord"), fetch_allow_private=True, fetch_allowed_ports=frozenset({port})
-    )
-    engine = Engine(settings, embedder)
-    yield engine
-    engine.close()
+    with ExitStack() as stack:
+        url = ""
+        if request.param == "postgresql":
+            url = stack.enter_context(fresh_database(request.getfixturevalue("postgres_server")))
+        settings = EngineSettings(
+            data_dir=tmp_path_factory.mktemp("discord"),
+            database_url=url,
+            fetch_allow_private=True,
+            fetch_allowed_ports=frozenset({port}),
+        )
+        engine = Engine(settings, embedder)
+        stack.callback(engine.close)
+        yield engine
 
 
 @pytest.fixture(scope="module")
@@ -273,7 +284,14 @@ def test_votes_are_stored_with_the_question_and_exported_by_the_cli(fake: FakeDi
     assert "Thanks" in only(fake.wait_result(first))["content"]
     fake.wait_result(fake.click(answer, down, guild_id=guild_a, who=BOB))
     fake.wait_result(fake.click(answer, down, guild_id=guild_a, who=ALICE))  # a member can change their vote
-    result = run_cli("--json", "feedback", "--collection", collection(guild_a), data_dir=engine.settings.data_dir)
+    result = run_cli(
+        "--json",
+        "feedback",
+        "--collection",
+        collection(guild_a),
+        data_dir=engine.settings.data_dir,
+        env={"BYLINE_DATABASE_URL": engine.settings.database_url},
+    )
     assert result.returncode == 0, result.stderr
     rows = [r for r in json.loads(result.stdout) if r["question"] == "When did DART hit Dimorphos?"]
     assert sorted((r["user_id"], r["vote"]) for r in rows) == [("1001", "down"), ("1002", "down")]
