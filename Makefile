@@ -52,6 +52,7 @@ bench: $(BENCH_STAMP)
 	PYTHONPATH=. $(PY) bench/corpora.py
 	PYTHONPATH=. $(PY) bench/topics.py
 	PYTHONPATH=. $(PY) bench/speed.py
+	PYTHONPATH=. $(PY) bench/scale_out.py
 
 bench-quick: $(BENCH_STAMP)
 	PYTHONPATH=. $(PY) bench/squad_eval.py --quick

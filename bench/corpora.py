@@ -90,36 +90,43 @@ def _save_manifest(data: dict[str, dict[str, object]]) -> None:
     tmp.replace(MANIFEST)
 
 
-def replicate(engine, source: str, name: str, copies: int) -> dict:
-    """Store a collection's articles `copies` times under a new name, copying each article's stored layout
-    and vectors through the store (no embedding), then let the engine build its FAISS and BM25 caches from
-    the store as it always can."""
+def copy_article(source, target, row, collection: str, copy: int = 0) -> None:
+    """Store one article of `source` (an ArticleRow) in `target`'s collection with its stored layout and
+    vectors (no embedding); copies after the first get "(copy k)" added to the title."""
     import numpy as np
 
     from index.storage import NewArticle
 
+    sentences = source.sentences(row.id)
+    chunks = source.article_chunks(row.id)
+    new = NewArticle(
+        title=row.title + (f" (copy {copy})" if copy else ""),
+        url=None,
+        published=row.published,
+        text=row.text,
+        content_hash=f"{row.content_hash}#{copy}",
+        body_end=row.body_end,
+        source=f"copy {copy} of {row.id}",
+        sentences=[(s, e, q) for _, s, e, q, _ in sentences],
+        sentence_vectors=np.vstack([v for *_, v in sentences]),
+        chunks=[(c.first_sentence, c.last_sentence) for c, _ in chunks],
+        chunk_vectors=np.vstack([v for _, v in chunks]),
+    )
+    target.save_article(
+        collection, new, model=source.meta("model"), dimension=int(source.meta("dimension")), added=row.added
+    )
+
+
+def replicate(engine, source: str, name: str, copies: int) -> dict:
+    """Store a collection's articles `copies` times under a new name, copying each article's stored layout
+    and vectors through the store (no embedding), then let the engine build its FAISS and BM25 caches from
+    the store as it always can."""
     store = engine.store
     store.purge(name)  # what an interrupted build left behind
-    model, dimension = store.meta("model"), int(store.meta("dimension"))
     rows = store.article_texts([a.id for a in store.articles(source)])
     for k in range(copies):
         for row in rows.values():
-            sentences = store.sentences(row.id)
-            chunks = store.article_chunks(row.id)
-            new = NewArticle(
-                title=row.title + (f" (copy {k})" if k else ""),
-                url=None,
-                published=row.published,
-                text=row.text,
-                content_hash=f"{row.content_hash}#{k}",
-                body_end=row.body_end,
-                source=f"copy {k} of {row.id}",
-                sentences=[(s, e, q) for _, s, e, q, _ in sentences],
-                sentence_vectors=np.vstack([v for *_, v in sentences]),
-                chunks=[(c.first_sentence, c.last_sentence) for c, _ in chunks],
-                chunk_vectors=np.vstack([v for _, v in chunks]),
-            )
-            store.save_article(name, new, model=model, dimension=dimension, added=row.added)
+            copy_article(store, store, row, name, k)
     started = time.time()
     state = engine.search_index(name)
     print(f"{name}: caches built from SQLite in {time.time() - started:.0f}s", flush=True)
