@@ -6,9 +6,11 @@ import ipaddress
 import os
 import socket
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -166,3 +168,48 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+# -- a page that keeps an ingest in flight ------------------------------------------------------
+class _HeldPage(BaseHTTPRequestHandler):
+    server: HeldPageServer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.released.wait(120)
+        body = (FIXTURES / "article_page.html").read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class HeldPageServer(ThreadingHTTPServer):
+    """A loopback article page held back until `release()`: an ingest of it is in flight meanwhile.
+
+    The event lives on the server, not on a class: pytest imports this file as `conftest`, and a test
+    module importing `tests.conftest` gets a second copy of every class in it.
+    """
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _HeldPage)
+        self.released = threading.Event()
+        self.port = self.server_address[1]
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@pytest.fixture
+def held_page() -> Iterator[HeldPageServer]:
+    server = HeldPageServer()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.release()
+    server.shutdown()
+    server.server_close()

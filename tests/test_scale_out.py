@@ -13,17 +13,15 @@ import re
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from index import Engine
 from index.schedule import DigestSchedules
-from tests.conftest import FIXTURES, SAMPLES, cli_env, run_cli
+from tests.conftest import SAMPLES, HeldPageServer, cli_env, run_cli
 from tests.fake_discord import FakeDiscord
 from tests.test_discord import ALICE, add_article, text_of
 from tests.test_sharding import free_port, get
@@ -39,24 +37,6 @@ SERVERS = {
 }
 LIGHTHOUSE = "Harbour pilots in Port Ellery reported that the new lighthouse lens was lit on Tuesday evening.\n" * 3
 FERRY = "The Kelvaig ferry will sail twice a day from Monday, the island council announced on Friday.\n" * 3
-
-
-class _HeldPage(BaseHTTPRequestHandler):
-    """An article page that is never finished: the ingest of it is in flight when the process is killed."""
-
-    release = threading.Event()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        _HeldPage.release.wait(120)
-        body = (FIXTURES / "article_page.html").read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 class BotProcess:
@@ -108,25 +88,13 @@ class BotProcess:
                 self.proc.wait(10)
 
 
-@pytest.fixture
-def page_server() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HeldPage)
-    server.daemon_threads = True
-    _HeldPage.release.clear()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    _HeldPage.release.set()
-    server.shutdown()
-    server.server_close()
-
-
 def ask(fake: FakeDiscord, guild_id: str | None, question: str) -> str:
     log = fake.slash("ask", guild_id=guild_id, who=ALICE, question=question)
     return " ".join(text_of(m) for m in fake.wait_result(log, timeout=120))
 
 
 def test_two_processes_share_one_postgresql_and_split_the_servers_by_shard(
-    make_engine: Callable[..., Engine], postgres_url: str, page_server: int, tmp_path: Path
+    make_engine: Callable[..., Engine], postgres_url: str, held_page: HeldPageServer, tmp_path: Path
 ):
     fake = FakeDiscord()
     guilds = {name: fake.add_guild(name, shard=(spec[0], 2)) for name, spec in SERVERS.items()}
@@ -156,7 +124,7 @@ def test_two_processes_share_one_postgresql_and_split_the_servers_by_shard(
                 "BYLINE_ASK_COOLDOWN": "0",
                 "BYLINE_DM_COLLECTION": f"guild-{seeds_guild}",  # DMs (shard 0's) read the seeds server's articles
                 "BYLINE_FETCH_ALLOW_PRIVATE": "1",
-                "BYLINE_FETCH_ALLOWED_PORTS": str(page_server),
+                "BYLINE_FETCH_ALLOWED_PORTS": str(held_page.port),
             },
         )
         (tmp_path / f"shard{shard}").mkdir()
@@ -207,14 +175,14 @@ def test_two_processes_share_one_postgresql_and_split_the_servers_by_shard(
         # SIGKILL the second process while it ingests a page; the first keeps answering meanwhile.
         dart_guild = guilds["dart"][0]
         before = {a.title for a in writer.list_articles(f"guild-{dart_guild}")}
-        held = add_article(fake, dart_guild, url=f"http://127.0.0.1:{page_server}/river")
+        held = add_article(fake, dart_guild, url=f"http://127.0.0.1:{held_page.port}/river")
         fake.wait(lambda: any("Fetching" in json.dumps(p) for p in held.payloads), what="the fetch to start")
         assert second.proc is not None
         second.proc.send_signal(signal.SIGKILL)
         assert second.proc.wait(30) == -signal.SIGKILL
         fake.wait(lambda: fake.shards_connected() == [(0, 2)], what="shard 1's connection to drop")
         assert "207" in ask(fake, guilds["bridge"][0], SERVERS["bridge"][2])
-        _HeldPage.release.set()  # the page would now arrive, but nobody is reading it
+        held_page.release()  # the page would now arrive, but nobody is reading it
         assert {a.title for a in writer.list_articles(f"guild-{dart_guild}")} == before  # nothing half-written
         second.start()
         fake.wait(second.ready, timeout=180, what="the second process to come back")
@@ -226,13 +194,13 @@ def test_two_processes_share_one_postgresql_and_split_the_servers_by_shard(
         assert report["consistent"] and report["orphans_deleted"] == 0, report
         assert not any(c["repaired"] for c in report["collections"].values()), report
         # The moderator tries again after the restart: the article is added once.
-        again = add_article(fake, dart_guild, url=f"http://127.0.0.1:{page_server}/river")
+        again = add_article(fake, dart_guild, url=f"http://127.0.0.1:{held_page.port}/river")
         assert "Added" in " ".join(text_of(m) for m in fake.wait_result(again, timeout=120))
         assert len(writer.list_articles(f"guild-{dart_guild}")) == len(before) + 1
         # Still one digest: the restarted process polled the schedule again and found it claimed.
         assert len(digests()) == 1
     finally:
-        _HeldPage.release.set()
+        held_page.release()
         for process in processes:
             process.stop()
         fake.stop()

@@ -9,16 +9,14 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from bot.health import HealthServer
 from index import Engine
-from tests.conftest import FIXTURES, SAMPLES, cli_env, run_cli
+from tests.conftest import SAMPLES, HeldPageServer, cli_env, run_cli
 from tests.fake_discord import FakeDiscord
 from tests.test_discord import ALICE, RunningBot, add_article, text_of
 
@@ -126,27 +124,10 @@ def test_health_checks_and_metrics_follow_the_bot(fake: FakeDiscord, engine: Eng
         running.stop()
 
 
-class _SlowPage(BaseHTTPRequestHandler):
-    release = threading.Event()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        _SlowPage.release.wait(60)
-        body = (FIXTURES / "article_page.html").read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-def test_sigterm_takes_no_new_work_lets_the_ingest_in_flight_finish_and_exits_0(fake: FakeDiscord, tmp_path):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowPage)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    page_port = server.server_address[1]
+def test_sigterm_takes_no_new_work_lets_the_ingest_in_flight_finish_and_exits_0(
+    fake: FakeDiscord, held_page: HeldPageServer, tmp_path
+):
+    page_port = held_page.port
     health_port = free_port()
     guild, _ = fake.add_guild("G")
     fake.start()
@@ -180,7 +161,7 @@ def test_sigterm_takes_no_new_work_lets_the_ingest_in_flight_finish_and_exits_0(
         refused = fake.slash("ask", guild_id=guild, who=ALICE, question="what happened to the river?")
         assert "restarting" in " ".join(text_of(m) for m in fake.wait_result(refused))
         assert proc.poll() is None  # still waiting for the ingest in flight
-        _SlowPage.release.set()
+        held_page.release()
         assert proc.wait(60) == 0
         final = json.dumps(adding.payloads)
         assert "Added" in final or "added" in final, final
@@ -189,9 +170,7 @@ def test_sigterm_takes_no_new_work_lets_the_ingest_in_flight_finish_and_exits_0(
         assert len(json.loads(listed.stdout)) == 1
         assert b"stopped" in log_file.read_bytes()
     finally:
-        _SlowPage.release.set()
+        held_page.release()
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-        server.shutdown()
-        server.server_close()
