@@ -8,7 +8,8 @@
        sentence = cosine(question, sentence)
                   + overlap_weight     * idf-weighted share of the question's content terms it contains
                   + answer_type_weight * [it holds what the question asks for: a date for "when",
-                                          a number for "how many", a new name for "who"/"where"]
+                                          a number for "how many"/"what's the score", a new name for
+                                          "who", a place for "where", a reason word for "why"]
                   + chunk_weight       * cosine(question, the chunk it was found in)
                   + focus_weight       * [it repeats the noun after "what"/"which": "What rocket ..."]
 
@@ -48,7 +49,7 @@ class Scoring:
     dense_weight: float = 0.6  # fused = w * cosine + (1 - w) * bm25 / max(bm25)
     rerank_depth: int = 12  # chunks whose sentences are scored (16-20 gain < 0.004 R@10, cost time)
     overlap_weight: float = 1.2  # sentence += this * idf-weighted question-term coverage
-    answer_type_weight: float = 0.15  # sentence += this if it holds the asked-for kind of answer
+    answer_type_weight: float = 0.3  # sentence += this if it holds the asked-for kind of answer
     chunk_weight: float = 0.7  # sentence += this * cosine of its chunk
     focus_weight: float = 0.2  # sentence += this if it repeats the noun after "what"/"which"
     sentence_weight: float = 1.5  # chunk = fused + this * best sentence score
@@ -115,26 +116,42 @@ def fuse(
 # (no date for "when", no number for "how many", no name the question lacks for "who") is rarely
 # the answer, however many question words it repeats.
 _TIME_QUESTION = re.compile(
-    r"\b(when|what (year|years|century|decade|date|day|month|era|time period)|which (year|century|decade|month)"
-    r"|how long ago|since when)\b",
+    r"\b(when|what (year|years|century|decade|date|day|month|era|time period|time|week|weekend|season)"
+    r"|which (year|century|decade|month|day|week|weekend|season)|how long ago|since when|what time)\b",
     re.IGNORECASE,
 )
 _NUMBER_QUESTION = re.compile(
     r"\b(how (many|much|long|old|far|big|large|high|tall|deep|wide|often|fast|heavy)|what (percentage|percent"
-    r"|number|amount|proportion|fraction|share|size|population|temperature|speed|distance|rate))\b",
+    r"|number|amount|proportion|fraction|share|size|population|temperature|speed|distance|rate)"
+    r"|(the|final) (scoreline|price|cost)|score\b(?! of)|price of|cost of)",
     re.IGNORECASE,
 )
-_NAME_QUESTION = re.compile(r"\b(who|whom|whose|where)\b", re.IGNORECASE)
+_NAME_QUESTION = re.compile(r"\b(who|whom|whose)\b", re.IGNORECASE)
+_PLACE_QUESTION = re.compile(r"\b(where|what (city|town|country|place|venue|county|state|region))\b", re.IGNORECASE)
+_REASON_QUESTION = re.compile(r"\b(why|how come|what (caused|made|led)|reason|cos of what)\b", re.IGNORECASE)
 _TIME = re.compile(
     r"\b(1[0-9]{3}|20[0-9]{2})s?\b|\b(January|February|March|April|May|June|July|August|September|October"
     r"|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
+    r"|\b(Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.(?= ?\d)"
     r"|\b(century|centuries|decade|BC|AD|BCE|CE)\b"
+    r"|(?i:\b(yesterday|tomorrow|tonight|weekend|ago|until|(last|next) (year|month|week|night))\b)"
+    r"|(?i:\b(\d+|a|one|two|three|four|five|six|seven|eight|nine|ten|several) (years?|months?|weeks?|days?|hours?)\b)"
 )
 _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred"
     r"|hundreds|thousand|thousands|million|millions|billion|billions|dozen|dozens|half|once|twice)\b",
     re.IGNORECASE,
 )
+# Words that give a reason: a sentence holding none of them rarely answers "why".
+_REASON = re.compile(
+    r"\b(because|due to|owing to|thanks to|as a result|result of|following|after|since|so that|in order to"
+    r"|reason|reasons|blamed|blame|caused|causes|cause|led to|hurt by|driven by|fuelled by|amid|over fears"
+    r"|concerns?|fears?|to (avoid|prevent|protect|allow|help|make|ensure|stop|cut|boost|reduce)|aims? to|means?"
+    r"|not in the interests?|would (not|only)|said (it|he|she|they) (was|were|would|had))\b",
+    re.IGNORECASE,
+)
+# "in Tredegar", "at Bramham Park", "near Wetherby": a preposition of place before a name.
+_PLACE = re.compile(r"\b(in|at|near|from|outside|inside|across|around|between) (the )?[A-Z][\w'’-]*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 # "What rocket launched ...", "which country ...": the noun right after what/which names the answer's
 # kind, and the answer's sentence usually repeats it ("... on an Ariane 5 rocket").
@@ -149,14 +166,20 @@ _WORD = re.compile(r"[\w'’-]+")
 
 
 def question_kind(text: str) -> str | None:
-    """ "time", "number", "name" or None (any answer), from the question's wording."""
-    if _TIME_QUESTION.search(text):
-        return "time"
-    if _NUMBER_QUESTION.search(text):
-        return "number"
-    if _NAME_QUESTION.search(text):
-        return "name"
-    return None
+    """ "time", "number", "name", "place", "reason" or None (any answer), from the question's wording.
+    The first question phrase decides: "how old was he when he was elected" asks for a number."""
+    found = [
+        (match.start(), kind)
+        for kind, pattern in (
+            ("time", _TIME_QUESTION),
+            ("number", _NUMBER_QUESTION),
+            ("name", _NAME_QUESTION),
+            ("place", _PLACE_QUESTION),
+            ("reason", _REASON_QUESTION),
+        )
+        if (match := pattern.search(text))
+    ]
+    return min(found)[1] if found else None
 
 
 def focus_terms(text: str) -> frozenset[str]:
@@ -173,6 +196,13 @@ def answer_type_match(kind: str | None, question_words: frozenset[str], text: st
         return 1.0 if _TIME.search(text) else 0.0
     if kind == "number":
         return 1.0 if _NUMBER.search(text) else 0.0
+    if kind == "reason":
+        return 1.0 if _REASON.search(text) else 0.0
+    if kind == "place":
+        places = [m for m in _PLACE.finditer(text) if m.group().split()[-1].lower() not in question_words]
+        if places:
+            return 1.0
+        kind = "name"  # a bare name may still be the place ("Tredegar-born")
     if kind == "name":
         # Capitalised words that are not the sentence's first word and not already in the question.
         best, run, last_end = 0.0, 0, -10
