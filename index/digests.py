@@ -55,6 +55,14 @@ class Digests:
         found.sort(key=lambda story: (day[story.articles[0].id], story.articles[0].id), reverse=True)
         return Digest(days, first.isoformat(), today.isoformat(), tuple(found))
 
+    def lead(self, collection: str, article_id: int) -> CitedSentence | None:
+        """An article's one-sentence lead, as a story of one article gets in a digest (None: no sentence)."""
+        row = self.store.article(collection, article_id)
+        if row is None:
+            return None
+        found = self._story_lead([row])
+        return found[0] if found else None
+
     def _story_lead(self, members: list[ArticleRow]) -> tuple[CitedSentence, ...]:
         """One sentence for a story of one article, two for a story told by several: the most central of
         the first LEAD_POOL sentences of each article, never the same sentence twice."""

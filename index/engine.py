@@ -5,6 +5,7 @@ indexes, wires the rooms around them, and each public method is a short delegati
     sources.py   URLs, files, text -> documents                     ingest.py    documents -> stored articles
     evidence.py  window, retrieval, sentence scores, confidence     answering.py quotes or "the articles don't say"
     summaries.py one article, or a topic across articles            digests.py   recent articles by story
+    feeds.py     followed RSS/Atom feeds, polled  syndication.py feed bytes -> items -> documents
     catalogue.py list, find, read, remove, purge                    maintenance.py reindex
     consistency.py the start-up check and its repairs
 
@@ -29,6 +30,7 @@ from index.embedding import Embedder
 from index.errors import BylineError
 from index.evidence import EvidenceFinder
 from index.feedback import FeedbackLog
+from index.feeds import Feeds
 from index.ingest import Ingest, content_hash
 from index.inputs import check_collection, check_question
 from index.judging import AnswerJudge
@@ -97,6 +99,18 @@ class Engine:
             self.store, self.catalogue, self.evidence, s.max_question_chars, self.llm, s.prompts_dir
         )
         self.digests = Digests(self.store, self.clock)
+        self.feeds = Feeds(
+            self.store,
+            self.store,
+            s,
+            self.clock,
+            fetcher=self.sources.fetch,
+            fetch_page=self.sources.fetch_url,
+            add_documents=self.add_documents,
+            remove_article=self.remove,
+            lead=self.digests.lead,
+            article=self.catalogue.article,
+        )
         self.maintenance = Maintenance(self.store, self.indexes, self.embedder, write_lock)
         self.consistency = consistency.ConsistencyCheck(
             self.store, self.indexes, self.ingest.layout, self.embedder.encode, write_lock

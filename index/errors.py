@@ -15,7 +15,13 @@ class NotFound(BylineError):
 
 
 class FetchError(BylineError):
-    """A URL could not be fetched, or fetching it was refused for safety."""
+    """A URL could not be fetched, or fetching it was refused for safety. `status` is the HTTP status the
+    server answered (None when it never answered), `retry_after` the seconds it asked us to wait."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
 
 
 class ModelMismatch(BylineError):

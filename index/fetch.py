@@ -12,8 +12,9 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 from index.errors import FetchError, human_size
@@ -27,15 +28,32 @@ ACCEPTED_TYPES = {
     "text/markdown": "text",
     "application/pdf": "pdf",
 }
+ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,application/pdf;q=0.8"
 USER_AGENT = "Byline/0.1 (+https://github.com/byline-bot; article fetcher)"
 
 
 @dataclass(frozen=True)
 class FetchedPage:
     url: str  # after redirects
-    kind: str  # html | text | pdf
+    kind: str  # html | text | pdf, or the kinds of the `accepted` map given; "" for a 304
     body: bytes
     charset: str | None
+    status: int = 200  # 304 only when the request was conditional (`headers` had If-None-Match ...)
+    headers: Mapping[str, str] = field(default_factory=dict)  # the response's, names in lower case
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds a Retry-After header asks for (a number of seconds or an HTTP date), None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def address_refusal(address: str) -> str | None:
@@ -111,7 +129,14 @@ def fetch(
     allowed_ports: frozenset[int] = frozenset({80, 443}),
     allow_private: bool = False,
     resolver: Resolver = socket.getaddrinfo,
+    accepted: Mapping[str, str] = ACCEPTED_TYPES,
+    accept: str = ACCEPT,
+    headers: Mapping[str, str] | None = None,
+    wanted: str = "a web page, text or PDF",
 ) -> FetchedPage:
+    """GET a URL through the guard. `accepted` maps the content types taken to the kind reported
+    (anything else is refused as not `wanted`), `accept` is the Accept header; extra `headers` (a conditional GET's
+    If-None-Match / If-Modified-Since) go with every request, and a 304 comes back as a page of status 304."""
     deadline = time.monotonic() + timeout
     current = url
     for _ in range(MAX_REDIRECTS + 1):
@@ -142,24 +167,28 @@ def fetch(
             conn.request(
                 "GET",
                 path,
-                headers={
-                    "User-Agent": USER_AGENT,
-                    "Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,application/pdf;q=0.8",
-                },
+                headers={"User-Agent": USER_AGENT, "Accept": accept, **(headers or {})},
             )
             response = conn.getresponse()
+            answered = {name.lower(): value for name, value in response.getheaders()}
             if response.status in (301, 302, 303, 307, 308):
                 location = response.getheader("Location")
                 if not location:
                     raise FetchError("The page redirected without saying where.")
                 current = urljoin(current, location)
                 continue
+            if response.status == 304 and headers:
+                return FetchedPage(url=current, kind="", body=b"", charset=None, status=304, headers=answered)
             if response.status >= 400:
-                raise FetchError(f"The page could not be fetched: the server answered HTTP {response.status}.")
+                raise FetchError(
+                    f"The page could not be fetched: the server answered HTTP {response.status}.",
+                    status=response.status,
+                    retry_after=retry_after(response.getheader("Retry-After")),
+                )
             content_type = (response.getheader("Content-Type") or "text/html").split(";")[0].strip().lower()
-            kind = ACCEPTED_TYPES.get(content_type)
+            kind = accepted.get(content_type)
             if kind is None:
-                raise FetchError(f"That link is {content_type}, not a web page, text or PDF.")
+                raise FetchError(f"That link is {content_type}, not {wanted}.")
             length = response.getheader("Content-Length")
             if length and length.isdigit() and int(length) > max_bytes:
                 raise FetchError(f"The page is larger than the {human_size(max_bytes)} limit.")
@@ -176,7 +205,9 @@ def fetch(
                 if len(body) > max_bytes:
                     raise FetchError(f"The page is larger than the {human_size(max_bytes)} limit.")
             charset = response.headers.get_content_charset()
-            return FetchedPage(url=current, kind=kind, body=bytes(body), charset=charset)
+            return FetchedPage(
+                url=current, kind=kind, body=bytes(body), charset=charset, status=response.status, headers=answered
+            )
         except TimeoutError:
             raise FetchError("The page took too long to answer.") from None
         except (OSError, http.client.HTTPException, ValueError) as exc:

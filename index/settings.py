@@ -14,6 +14,7 @@ from index.errors import InvalidInput
 # Calibrated on SQuAD v1.1 dev (see README "Abstention"): below this confidence the bot says the
 # articles don't cover the question.
 DEFAULT_ABSTAIN_THRESHOLD = 1.35
+MIN_FEED_MINUTES = 5
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,14 @@ class EngineSettings:
     llm_max_tokens: int = 400
     # None: the prompts/ folder of this repository.
     prompts_dir: Path | None = None
+    # Feeds (index/feeds.py): seconds between two polls of a feed at most (BYLINE_FEED_INTERVAL is in
+    # minutes, 5 or more), items a collection's first poll stores, feeds a collection may follow, items
+    # read per poll, announcements per channel per hour.
+    feed_interval: float = 15 * 60.0
+    feed_backfill: int = 10
+    max_feeds: int = 10
+    feed_max_items: int = 50
+    feed_announce_per_hour: int = 10
 
     @property
     def limits(self) -> Limits:
@@ -117,6 +126,10 @@ class EngineSettings:
             "BYLINE_LLM_TIMEOUT": ("llm_timeout", float),
             "BYLINE_LLM_MAX_TOKENS": ("llm_max_tokens", int),
             "BYLINE_CACHE_COLLECTIONS": ("cache_collections", int),
+            "BYLINE_FEED_BACKFILL": ("feed_backfill", int),
+            "BYLINE_MAX_FEEDS": ("max_feeds", int),
+            "BYLINE_FEED_MAX_ITEMS": ("feed_max_items", int),
+            "BYLINE_FEED_ANNOUNCE_PER_HOUR": ("feed_announce_per_hour", int),
         }
         for var, (name, kind) in numbers.items():
             raw = env.get(var, "").strip()
@@ -125,6 +138,17 @@ class EngineSettings:
                     values[name] = kind(raw)
                 except ValueError:
                     raise InvalidInput(f"{var} must be a number, not {raw!r}.") from None
+        interval = env.get("BYLINE_FEED_INTERVAL", "").strip()
+        if interval:
+            try:
+                minutes = float(interval)
+            except ValueError:
+                raise InvalidInput(f"BYLINE_FEED_INTERVAL must be a number of minutes, not {interval!r}.") from None
+            if minutes < MIN_FEED_MINUTES:
+                raise InvalidInput(
+                    f"BYLINE_FEED_INTERVAL must be at least {MIN_FEED_MINUTES} minutes: feeds are polled no more often."
+                )
+            values["feed_interval"] = minutes * 60.0
         ports = env.get("BYLINE_FETCH_ALLOWED_PORTS", "").strip()
         if ports:
             try:
@@ -155,6 +179,10 @@ class EngineSettings:
             raise InvalidInput("BYLINE_CACHE_COLLECTIONS must be at least 1 collection.")
         if settings.answer_threshold is not None and not 0.0 < settings.answer_threshold < 1.0:
             raise InvalidInput("BYLINE_ANSWER_THRESHOLD must be a probability between 0 and 1.")
+        if not (0 <= settings.feed_backfill <= 100 and 1 <= settings.feed_max_items <= 500):
+            raise InvalidInput("BYLINE_FEED_BACKFILL must be 0 to 100 items and BYLINE_FEED_MAX_ITEMS 1 to 500.")
+        if settings.max_feeds < 0 or settings.feed_announce_per_hour < 0:
+            raise InvalidInput("BYLINE_MAX_FEEDS and BYLINE_FEED_ANNOUNCE_PER_HOUR cannot be negative.")
         if settings.llm_base_url and not settings.llm_model:
             raise InvalidInput("BYLINE_LLM_BASE_URL is set, so BYLINE_LLM_MODEL must name the model to ask.")
         if settings.llm_timeout <= 0 or settings.llm_max_tokens < 16:

@@ -4,10 +4,14 @@ files, pasted text; each becomes an extract.Document (clean text and metadata) f
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from index import extract
 from index.errors import BylineError, InvalidInput
 from index.settings import EngineSettings
+
+if TYPE_CHECKING:
+    from index.fetch import FetchedPage
 
 
 class Sources:
@@ -20,19 +24,24 @@ class Sources:
     def from_file(self, path: Path) -> extract.Document:
         return extract.from_file(path, self.settings.max_article_bytes)
 
-    def fetch_url(self, url: str) -> extract.Document:
+    def fetch(self, url: str, **options: Any) -> FetchedPage:
+        """GET through the SSRF guard with the configured limits (index/fetch.py; `options` as fetch's)."""
         from index.fetch import fetch
 
         s = self.settings
-        page = fetch(
+        return fetch(
             url,
             timeout=s.fetch_timeout,
             max_bytes=s.fetch_max_bytes,
             allowed_ports=s.fetch_allowed_ports,
             allow_private=s.fetch_allow_private,
+            **options,
         )
+
+    def fetch_url(self, url: str) -> extract.Document:
+        page = self.fetch(url)
         return extract.from_bytes(
-            page.body, url, page.kind, url=page.url, charset=page.charset, max_bytes=s.fetch_max_bytes
+            page.body, url, page.kind, url=page.url, charset=page.charset, max_bytes=self.settings.fetch_max_bytes
         )
 
     def documents(self, source: str, errors: list[tuple[str, BylineError]]) -> list[extract.Document]:

@@ -131,7 +131,18 @@ def test_the_cli_lists_collections_and_purges_only_with_confirmation(two_servers
     result = json.loads(purged.stdout)
     assert result == {"collection": "guild-111", **result, "status": "purged"}
     assert result["articles"] == 6 and result["answers"] == 1 and result["votes"] == 1 and result["schedules"] == 1
-    assert set(result) == {"collection", "votes", "answers", "sentences", "chunks", "articles", "schedules", "status"}
+    assert set(result) == {
+        "collection",
+        "votes",
+        "answers",
+        "sentences",
+        "chunks",
+        "articles",
+        "schedules",
+        "feed_items",
+        "feeds",
+        "status",
+    }
     assert rows_of(two_servers, "guild-111")["articles"] == 0
     assert rows_of(two_servers, "guild-222")["articles"] == 6
     # the running engine (think: the bot) sees the purge made by another process at its next question

@@ -212,7 +212,16 @@ def test_purge_deletes_one_collection_whole_and_bumps_its_revision(store: Store)
     store.put_schedule(ScheduleRow("c", "1", 0, 0, 7, "2024-01-01T00:00:00+00:00", None))
     revision = store.revision("c")
     counts = store.purge("c")
-    assert counts == {"votes": 1, "answers": 1, "sentences": 8, "chunks": 4, "articles": 2, "schedules": 1}
+    assert counts == {
+        "votes": 1,
+        "answers": 1,
+        "sentences": 8,
+        "chunks": 4,
+        "articles": 2,
+        "schedules": 1,
+        "feed_items": 0,
+        "feeds": 0,
+    }
     assert store.revision("c") == revision + 1 and store.article_count("c") == 0
     assert store.article("other", kept) is not None and store.layout_counts("other") == (1, 4, 2)
     assert store.purge("c") == dict.fromkeys(counts, 0)

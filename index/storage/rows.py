@@ -103,3 +103,47 @@ SentenceRow = tuple[int, int, int, bool, np.ndarray]
 
 def utc_now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    """A feed as polled: one row per URL, shared by every collection that follows it."""
+
+    id: int
+    url: str
+    title: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    next_poll: str
+    claimed_until: str | None
+    failures: int
+    failing_since: str | None
+    last_error: str | None
+    paused_reason: str | None
+    last_polled: str | None
+    created: str
+
+
+@dataclass(frozen=True)
+class SubscriptionRow:
+    feed_id: int
+    collection: str
+    channel: str | None
+    announce: bool
+    paused: bool
+    primed: bool
+    notice: str | None  # the pause notice: None, "pending" or "sent"
+    created: str
+
+
+@dataclass(frozen=True)
+class FeedItemRow:
+    feed_id: int
+    collection: str
+    item_key: str
+    entry_hash: str
+    article_id: int | None
+    announce: str | None  # None, "pending", "posted" or "dropped"
+    seen: str
+    announced: str | None

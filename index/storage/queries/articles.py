@@ -61,8 +61,8 @@ class ArticleQueries(Database):
 
     def purge(self, collection: str) -> dict[str, int]:
         """Delete everything a collection holds (articles, sentences, chunks, logged answers, votes, its digest
-        schedule) in one transaction; returns how many rows of each went. The revision is bumped, not reset,
-        so that caches anywhere (another process included) see the change."""
+        schedule, the feeds it follows) in one transaction; returns how many rows of each went. The revision
+        is bumped, not reset, so that caches anywhere (another process included) see the change."""
         where_articles = "SELECT id FROM articles WHERE collection = ?"
         where_answers = "SELECT id FROM answers WHERE collection = ?"
         with self.write(collection) as conn:
@@ -75,7 +75,13 @@ class ArticleQueries(Database):
                 "chunks": conn.execute("DELETE FROM chunks WHERE collection = ?", (collection,)),
                 "articles": conn.execute("DELETE FROM articles WHERE collection = ?", (collection,)),
                 "schedules": conn.execute("DELETE FROM digest_schedules WHERE collection = ?", (collection,)),
+                "feed_items": conn.execute("DELETE FROM feed_items WHERE collection = ?", (collection,)),
+                "feeds": conn.execute("DELETE FROM feed_subscriptions WHERE collection = ?", (collection,)),
             }
+            # a feed's row (what it knows of the feed) goes with its last follower
+            conn.execute(
+                "DELETE FROM feeds WHERE NOT EXISTS (SELECT 1 FROM feed_subscriptions s WHERE s.feed_id = feeds.id)"
+            )
             counts = {name: cursor.rowcount for name, cursor in deleted.items()}
             if any(counts.values()):
                 self._bump(conn, collection)
