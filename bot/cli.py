@@ -96,6 +96,29 @@ def build_parser() -> argparse.ArgumentParser:
         "purge", "delete a whole collection for good (articles, caches, logged answers and votes); needs --collection"
     )
     purge.add_argument("--yes", action="store_true", help="confirm without being asked (required when not a tty)")
+    feed = command("feed", 'follow RSS/Atom feeds: new articles arrive by themselves (see README "Feeds")')
+    feeds = feed.add_subparsers(dest="feed_command", required=True, metavar="FEED_COMMAND")
+
+    def feed_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = feeds.add_parser(name, help=help_text, description=help_text)
+        _global_options(sub, suppress=True)
+        return sub
+
+    feed_add = feed_command("add", "follow a feed (or the feed a web page names); polled from now on")
+    feed_add.add_argument("url", metavar="URL")
+    feed_add.add_argument("--channel", metavar="CHANNEL_ID", help="the Discord channel to announce new articles in")
+    feed_add.add_argument("--announce", action="store_true", help="announce new articles in --channel")
+    feed_command("list", "the feeds the collection follows, with their state")
+    feed_remove = feed_command("remove", "stop following a feed (the articles it brought stay)")
+    feed_remove.add_argument("feed_id", type=int, metavar="ID")
+    feed_pause = feed_command("pause", "stop polling a feed for this collection until resumed")
+    feed_pause.add_argument("feed_id", type=int, metavar="ID")
+    feed_resume = feed_command("resume", "poll a paused feed again (one paused for failing: now)")
+    feed_resume.add_argument("feed_id", type=int, metavar="ID")
+    feed_poll = feed_command("poll", "poll every due feed once, now (every collection's)")
+    feed_poll.add_argument("--force", action="store_true", help="poll every followed feed, due or not")
+    feed_test = feed_command("test", "a dry run: what following URL would add; nothing is stored")
+    feed_test.add_argument("url", metavar="URL")
     migrate = command(
         "migrate",
         "copy this data dir's SQLite store into PostgreSQL (no re-embedding; resumable; checked at the end)",
@@ -302,6 +325,37 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_feed(engine: Engine, args: argparse.Namespace, collection: str) -> int:
+    from bot import render
+
+    feeds = engine.feeds
+    action = args.feed_command
+    if action == "add":
+        feed, new = feeds.add(collection, args.url, channel=args.channel, announce=args.announce)
+        payload = {"id": feed.id, "url": feed.url, "title": feed.title, "status": "added" if new else "exists"}
+        _emit(args, payload, f"{'following' if new else 'already following'}  {render.feed_line(feed)}")
+    elif action == "list":
+        listed = feeds.list(collection)
+        text = "\n".join(render.feed_line(f) for f in listed) or f"Collection {collection!r} follows no feeds yet."
+        _emit(args, [f.to_json() for f in listed], text)
+    elif action in ("remove", "pause", "resume"):
+        feed = getattr(feeds, action)(collection, args.feed_id)
+        status = "removed" if action == "remove" else feed.status
+        _emit(
+            args,
+            {"id": feed.id, "url": feed.url, "title": feed.title, "status": status},
+            f"{status:<9} {render.feed_line(feed)}",
+        )
+    elif action == "poll":
+        reports = feeds.poll_due(force=args.force)
+        text = "\n".join(render.poll_report_text(r) for r in reports) or "No feed is due."
+        _emit(args, {"feeds": [r.to_json() for r in reports]}, text)
+    else:  # test
+        preview = feeds.preview(args.url)
+        _emit(args, preview.to_json(), render.feed_preview_text(preview))
+    return EXIT_OK
+
+
 def cmd_collections(engine: Engine, args: argparse.Namespace, collection: str | None) -> int:
     from bot.config import guild_of
 
@@ -392,6 +446,7 @@ COMMANDS = {
     "feedback": cmd_feedback,
     "collections": cmd_collections,
     "purge": cmd_purge,
+    "feed": cmd_feed,
 }
 
 

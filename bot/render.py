@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from index.consistency import Report
 from index.engine import citation_numbers
+from index.feeds import Feed, FeedPreview, PollReport
 from index.models import AddResult, Answer, Article, CitedSentence, Digest, Quote, Summary, TopicSummary
 
 
@@ -124,4 +125,32 @@ def check_report_text(report: Report) -> str:
         lines.append(f"{name}: {counts}; " + ("; ".join(done) if done else "consistent"))
     verdict = "consistent" if report.consistent else "repaired"
     lines.append(f"{verdict} ({report.seconds * 1000:.0f} ms)")
+    return "\n".join(lines)
+
+
+def feed_line(feed: Feed) -> str:
+    announce = f", announced in <#{feed.channel}>" if feed.announce and feed.channel else ""
+    error = f" (last error: {feed.last_error})" if feed.last_error and feed.status != "active" else ""
+    return f"#{feed.id:<4} {feed.title}  [{feed.status}{announce}]  {feed.url}{error}"
+
+
+def poll_report_text(report: PollReport) -> str:
+    if report.error:
+        return f"#{report.id:<4} {report.url}: {report.error}"
+    if report.not_modified:
+        return f"#{report.id:<4} {report.url}: not modified"
+    counts = f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, {report.skipped} skipped"
+    return "\n".join([f"#{report.id:<4} {report.url}: {counts}", *(f"      {p}" for p in report.problems)])
+
+
+def feed_preview_text(preview: FeedPreview) -> str:
+    lines = [
+        f"{preview.title}  ({preview.url}): {len(preview.items)} items; following it would add the newest "
+        f"{min(preview.backfill, len(preview.items))} now, silently, and then each new one."
+    ]
+    if preview.malformed:
+        lines.append(f"The feed is malformed ({preview.malformed}); this is what could be read.")
+    for item in preview.items:
+        how = "full text in the feed" if item.full_text else "teaser: the page would be fetched"
+        lines.append(f"  {item.published or '----------'}  {item.title}  ({how})")
     return "\n".join(lines)

@@ -514,7 +514,7 @@ def test_the_cli_follows_lists_polls_and_removes_feeds(server: FeedServer, tmp_p
     data = tmp_path / "cli"
 
     added = run_cli("feed", "add", url, "--json", data_dir=data, env=env)
-    assert added.returncode == 0, added.stderr
+    assert added.returncode == 0, added.stderr.decode()
     payload = json.loads(added.stdout)
     assert payload == {"id": payload["id"], "url": url, "title": "Example News", "status": "added"}
 
@@ -533,17 +533,17 @@ def test_the_cli_follows_lists_polls_and_removes_feeds(server: FeedServer, tmp_p
     again = run_cli("feed", "poll", "--json", data_dir=data, env=env)
     assert json.loads(again.stdout) == {"feeds": []}, "not due again"
 
-    listed = run_cli("feed", "list", data_dir=data, env=env)
-    assert f"#{payload['id']}" in listed.stdout and "Example News" in listed.stdout and "active" in listed.stdout
+    listed = run_cli("feed", "list", data_dir=data, env=env).stdout.decode()
+    assert f"#{payload['id']}" in listed and "Example News" in listed and "active" in listed
     articles = run_cli("list", "--json", data_dir=data, env=env)
     assert len(json.loads(articles.stdout)) == 3
 
     wrong = run_cli("feed", "remove", "999", data_dir=data, env=env)
-    assert wrong.returncode == 1 and "follows no feed 999" in wrong.stderr
+    assert wrong.returncode == 1 and "follows no feed 999" in wrong.stderr.decode()
     removed = run_cli("feed", "remove", str(payload["id"]), "--json", data_dir=data, env=env)
     assert removed.returncode == 0 and json.loads(removed.stdout)["status"] == "removed"
     assert json.loads(run_cli("feed", "list", "--json", data_dir=data, env=env).stdout) == []
     assert len(json.loads(run_cli("list", "--json", data_dir=data, env=env).stdout)) == 3, "its articles stay"
 
     not_feed = run_cli("feed", "add", server.url("/missing"), data_dir=data, env=env)
-    assert not_feed.returncode == 1 and "HTTP 404" in not_feed.stderr and not_feed.stdout == ""
+    assert not_feed.returncode == 1 and "HTTP 404" in not_feed.stderr.decode() and not_feed.stdout == b""
