@@ -12,6 +12,7 @@ from urllib.parse import quote as percent
 import discord
 
 from index.engine import NO_ANSWER, citation_numbers
+from index.feeds import Announcement, Feed
 from index.models import AddResult, Answer, Article, CitedSentence, Digest, Story, Summary, TopicSummary
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -295,6 +296,25 @@ def digest_embeds(digest: Digest, per_page: int = 5) -> list[discord.Embed]:
         embed.set_footer(text=f"Page {page + 1} of {count} · every lead is quoted verbatim from the articles")
         pages.append(fit(embed))
     return pages
+
+
+def feed_item_embed(post: Announcement) -> discord.Embed:
+    """A new article from a feed: its title (linked), one quoted lead sentence, the feed it came from."""
+    article = post.article
+    embed = discord.Embed(title=trim(article.title, TITLE_LIMIT), url=article.url or None, colour=ANSWER_COLOUR)
+    if post.lead is not None:
+        link = fragment_link(post.lead.url, post.lead.text)
+        body = trim(escape(" ".join(post.lead.text.split())), 1000)
+        embed.description = f"> {body}" + (f" [↗]({link})" if link else "")
+    when = article.published or article.added[:10]
+    embed.set_footer(text=trim(f"New from {post.feed_title} · {when} · ask me about it (#{article.id})", FOOTER_LIMIT))
+    return fit(embed)
+
+
+def feed_choice_name(feed: Feed) -> str:
+    """An autocomplete label: '#3 Example News (paused)', at most 100 characters."""
+    suffix = "" if feed.status == "active" else f" ({trim(feed.status, 30)})"
+    return trim(f"#{feed.id} {feed.title}", CHOICE_NAME_LIMIT - len(suffix)) + suffix
 
 
 def error_embed(sentence: str) -> discord.Embed:
