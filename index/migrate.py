@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from index.errors import InvalidInput
-from index.storage import Transfer
+from index.storage import LOG_TABLES, Transfer
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class CopyReport:
         }
 
 
-TABLES = ("articles", "sentences", "chunks", "answers", "feedback", "digest_schedules")
+TABLES = ("articles", "sentences", "chunks", *LOG_TABLES)
 
 
 def copy_store(source: Transfer, target: Transfer, progress: Callable[[int, int], None] | None = None) -> CopyReport:
@@ -70,7 +70,7 @@ def copy_store(source: Transfer, target: Transfer, progress: Callable[[int, int]
                 report.skipped_articles += 1
         if progress:
             progress(n, len(ids))
-    for table in ("answers", "feedback", "digest_schedules"):
+    for table in LOG_TABLES:
         for rows in source.log_rows(table):
             copied[table] += target.put_log_rows(table, rows)
     target.after_copy()

@@ -96,7 +96,9 @@ def test_a_moderator_subscribes_and_a_new_article_is_announced_once_even_across_
             clock.now = T0 + timedelta(minutes=31)
             assert _poll(running) == 0 and len(announcements()) == 1, "announced again after a restart"
 
-            asked = fake.slash("ask", guild_id=guild, who=ALICE, question="how much is fixing the town hall clock in malton gonna cost")
+            asked = fake.slash(
+                "ask", guild_id=guild, who=ALICE, question="how much is fixing the town hall clock in malton gonna cost"
+            )
             answer = text_of(only(fake.wait_result(asked)))
             assert "£564,000" in answer and story(12)[0] in answer, "members can ask about the new article"
 

@@ -134,6 +134,7 @@ def test_migrate_copies_a_sqlite_data_dir_without_re_embedding_and_can_resume(
     answer_id = old.feedback.log_answer("default", answer, asked_by="42")
     old.feedback.record(answer_id, "default", "43", "up")
     old.schedules.set("default", "channel:1", weekday=0, minute_of_day=540, days=7, now=datetime.now(UTC))
+    followed, _ = old.store.subscribe("https://news.example/rss", "Example", "default", "5", True, "2026-12-01", 10)
     expected = {a.id: a.title for a in old.list_articles("default")}
     old.close()
 
@@ -173,6 +174,11 @@ def test_migrate_copies_a_sqlite_data_dir_without_re_embedding_and_can_resume(
     assert calls == [1]  # the question only: no vector was made again
     assert on_pg.feedback.answer(answer_id, "default").question == QUESTION  # buttons keep working
     assert on_pg.schedules.get("default") is not None
+    assert [(f.id, f.url, f.channel, f.announce) for f in on_pg.feeds.list("default")] == [
+        (followed.id, "https://news.example/rss", "5", True)
+    ]
+    later, _ = on_pg.store.subscribe("https://other.example/rss", "Other", "default", None, False, "2026-12-02", 10)
+    assert later.id > followed.id  # feed ids follow the copied ones too
     on_pg.embedder.encode = real
     new = on_pg.add_text("default", "The ferry timetable changes on Monday for the winter season.\n" * 3)
     assert new.id > max(expected) + 1  # new ids follow the copied ones

@@ -26,6 +26,7 @@ from test_discord import (
 
 from index import Engine
 from index.errors import NotFound
+from index.storage import FeedItemRow
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
@@ -54,6 +55,8 @@ def rows_of(engine: Engine, collection: str) -> dict[str, int]:
                 "SELECT count(*) FROM feedback WHERE answer_id IN (SELECT id FROM answers WHERE collection = ?)"
             ),
             "schedules": one("SELECT count(*) FROM digest_schedules WHERE collection = ?"),
+            "feed_items": one("SELECT count(*) FROM feed_items WHERE collection = ?"),
+            "feeds": one("SELECT count(*) FROM feed_subscriptions WHERE collection = ?"),
         }
     finally:
         conn.close()
@@ -72,6 +75,9 @@ def two_servers(make_engine: Callable[..., Engine]) -> Engine:
         add_samples(engine, name)
         ask_and_vote(engine, name, "42")
         engine.schedules.set(name, "333", weekday=0, minute_of_day=540, days=7, now=datetime.now(UTC))
+        # both follow one feed (one row for it), each with an item it has seen
+        feed, _ = engine.store.subscribe("https://news.example/rss", "News", name, "333", True, "2026-12-01", 10)
+        engine.store.put_feed_items([FeedItemRow(feed.id, name, "id:1", "h", None, None, "2026-12-01", None)])
     return engine
 
 
@@ -92,6 +98,7 @@ def test_purge_deletes_everything_of_one_collection_and_nothing_of_another(two_s
     assert (caches / "guild-222.faiss").exists()
     assert "207 metres" in " ".join(q.text for q in engine.ask("guild-222", QUESTION).quotes)
     assert [c.name for c in engine.collections()] == ["guild-222"]
+    assert [f.url for f in engine.feeds.list("guild-222")] == ["https://news.example/rss"], "the feed stays"
     with pytest.raises(NotFound, match="holds nothing"):
         engine.purge("guild-111")
 

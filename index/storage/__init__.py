@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from index.errors import InvalidInput
+from index.storage.queries.transfer import LOG_TABLES
 from index.storage.roles import (
     AnswerLogStore,
     Articles,
@@ -70,6 +71,7 @@ def open_store(url: str) -> Store:
 
 
 __all__ = [
+    "LOG_TABLES",
     "AnswerLogStore",
     "AnswerRow",
     "ArticleRow",

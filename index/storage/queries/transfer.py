@@ -29,8 +29,37 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("collection", "target", "weekday", "minute_of_day", "days", "created", "last_period"),
         ("collection",),
     ),
+    "feeds": (
+        (
+            "id",
+            "url",
+            "title",
+            "etag",
+            "last_modified",
+            "body_hash",
+            "next_poll",
+            "claimed_until",
+            "failures",
+            "failing_since",
+            "last_error",
+            "paused_reason",
+            "last_polled",
+            "created",
+        ),
+        ("id",),
+    ),
+    "feed_subscriptions": (
+        ("feed_id", "collection", "channel", "announce", "paused", "primed", "notice", "created"),
+        ("feed_id", "collection"),
+    ),
+    "feed_items": (
+        ("feed_id", "collection", "item_key", "entry_hash", "article_id", "announce", "seen", "announced"),
+        ("feed_id", "collection", "item_key"),
+    ),
 }
-IDENTITY_TABLES = ("articles", "chunks", "answers")
+IDENTITY_TABLES = ("articles", "chunks", "answers", "feeds")
+# the tables copied in batches of rows after the articles, in an order their foreign keys allow
+LOG_TABLES = ("answers", "feedback", "digest_schedules", "feeds", "feed_subscriptions", "feed_items")
 
 
 def _columns(table: str, prefix: str = "") -> str:
@@ -59,7 +88,7 @@ class TransferQueries(Database):
 
     def log_rows(self, table: str, batch: int = 1000) -> Iterator[list[tuple]]:
         """Every row of answers, feedback or digest_schedules, in key order, in batches."""
-        assert table in ("answers", "feedback", "digest_schedules")
+        assert table in LOG_TABLES
         keys = ", ".join(f'"{k}"' for k in TABLES[table][1])
         rows = self._connect().execute(f"SELECT {_columns(table)} FROM {table} ORDER BY {keys}").fetchall()
         for start in range(0, len(rows), batch):
@@ -84,7 +113,7 @@ class TransferQueries(Database):
 
     def put_log_rows(self, table: str, rows: Sequence[Sequence[Any]]) -> int:
         """Insert rows the target lacks (by key); returns how many were new."""
-        assert table in ("answers", "feedback", "digest_schedules")
+        assert table in LOG_TABLES
         keys = ", ".join(f'"{k}"' for k in TABLES[table][1])
         sql = (
             f"INSERT INTO {table} ({_columns(table)}) VALUES ({sqlmarks(len(TABLES[table][0]))})"
