@@ -21,7 +21,7 @@ from index.errors import BylineError, InvalidInput
 from index.models import AddResult
 from index.search.cache import SearchIndexes
 from index.settings import EngineSettings
-from index.storage import ArticleRow, Articles, NewArticle
+from index.storage import ArticleRow, Articles, NewArticle, StoredTwin
 
 log = logging.getLogger(__name__)
 
@@ -135,25 +135,41 @@ class Ingest:
             except BylineError as exc:
                 outcomes.append(exc)
         plans = [o for o in outcomes if isinstance(o, Plan)]
-        vectors = self.embedder.encode([t for plan in plans for t in plan.chunk_texts + plan.sentence_texts])
+        twins = {id(plan): self._twin(plan) for plan in plans}
+        fresh = [plan for plan in plans if twins[id(plan)] is None]
+        vectors = self.embedder.encode([t for plan in fresh for t in plan.chunk_texts + plan.sentence_texts])
         done: list[tuple[AddResult, bool] | BylineError] = []
         at = 0
         for outcome in outcomes:
             if not isinstance(outcome, Plan):
                 done.append(outcome)
                 continue
-            n_chunks, n_sentences = len(outcome.chunk_texts), len(outcome.sentence_texts)
-            new = replace(
-                outcome.new,
-                chunk_vectors=vectors[at : at + n_chunks],
-                sentence_vectors=vectors[at + n_chunks : at + n_chunks + n_sentences],
-            )
-            at += n_chunks + n_sentences
+            twin = twins[id(outcome)]
+            if twin is not None:
+                new = replace(outcome.new, chunk_vectors=twin.chunk_vectors, sentence_vectors=twin.sentence_vectors)
+            else:
+                n_chunks, n_sentences = len(outcome.chunk_texts), len(outcome.sentence_texts)
+                new = replace(
+                    outcome.new,
+                    chunk_vectors=vectors[at : at + n_chunks],
+                    sentence_vectors=vectors[at + n_chunks : at + n_chunks + n_sentences],
+                )
+                at += n_chunks + n_sentences
             try:
                 done.append(self._store(collection, new, outcome.chunk_texts))
             except BylineError as exc:
                 done.append(exc)
         return done
+
+    def _twin(self, plan: Plan) -> StoredTwin | None:
+        """The same text stored already (in another collection: a feed item many servers follow): its
+        vectors serve again when its layout is this one (the same text and chunk budget give the same)."""
+        twin = self.store.stored_twin(plan.new.content_hash, plan.new.text)
+        if twin is None or twin.sentences != list(plan.new.sentences) or twin.chunks != list(plan.new.chunks):
+            return None
+        if twin.chunk_vectors.shape[1] != self.embedder.dimension:
+            return None
+        return twin
 
     def _plan(
         self, collection: str, doc: extract.Document, title: str | None, url: str | None, published: str | None

@@ -547,3 +547,58 @@ def test_the_cli_follows_lists_polls_and_removes_feeds(server: FeedServer, tmp_p
 
     not_feed = run_cli("feed", "add", server.url("/missing"), data_dir=data, env=env)
     assert not_feed.returncode == 1 and "HTTP 404" in not_feed.stderr.decode() and not_feed.stdout == b""
+
+
+def test_two_cli_processes_polling_one_postgresql_database_fetch_the_feed_once(
+    server: FeedServer, tmp_path: Path, postgres_url: str
+):
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    env = {
+        "BYLINE_FETCH_ALLOW_PRIVATE": "1",
+        "BYLINE_FETCH_ALLOWED_PORTS": str(server.port),
+        "BYLINE_DATABASE_URL": postgres_url,
+    }
+    url = server.publish("/news.rss", rss("News", entries(range(4))))
+    assert run_cli("feed", "add", url, data_dir=tmp_path / "first", env=env).returncode == 0
+    pollers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "feed", "poll", "--json"],
+            cwd=tmp_path,
+            env=cli_env(tmp_path / name, env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for name in ("first", "second")
+    ]
+    outputs = [p.communicate(timeout=300) for p in pollers]
+    assert [p.returncode for p in pollers] == [0, 0], [err.decode() for _, err in outputs]
+    polled = sorted(len(json.loads(out)["feeds"]) for out, _ in outputs)
+    assert polled == [0, 1], "each feed is polled by exactly one process"
+    assert server.count("/news.rss") == 2, "one fetch to follow it, one poll"
+    listed = run_cli("list", "--json", data_dir=tmp_path / "second", env=env)
+    assert len(json.loads(listed.stdout)) == 4
+
+
+def test_one_fetch_and_one_embedding_serve_every_server_following_a_feed(
+    feed_engine: Callable[..., Engine], server: FeedServer
+):
+    engine = feed_engine()
+    url = server.publish("/news.rss", rss("News", entries(range(3))))
+    for guild in ("a", "b", "c"):
+        engine.feeds.add(f"guild-{guild}", url, channel="1", announce=True)
+    encoded: list[int] = []
+    real = engine.embedder.encode
+    engine.embedder.encode = lambda texts, *a, **k: encoded.append(len(texts)) or real(texts, *a, **k)
+    fetches = server.count("/news.rss")
+
+    report = only(engine.feeds.poll_due())
+    assert report.added == 9 and server.count("/news.rss") == fetches + 1, "one fetch for three servers"
+    assert sum(encoded) == sum(encoded[:1]) and len([n for n in encoded if n]) == 1, "embedded once, not thrice"
+    engine.embedder.encode = real
+    answers = [engine.ask(f"guild-{g}", "how much will the brackley footbridge cost") for g in "abc"]
+    assert len({tuple(q.text for q in a.quotes) for a in answers}) == 1 and answers[0].quotes
+    assert "£157,000" in " ".join(q.text for q in answers[0].quotes)

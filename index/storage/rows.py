@@ -63,6 +63,16 @@ class SavedArticle:
 
 
 @dataclass(frozen=True)
+class StoredTwin:
+    """The layout and vectors of a stored article, for another copy of the same text."""
+
+    sentences: list[tuple[int, int, bool]]  # (start, end, quotable)
+    chunks: list[tuple[int, int]]  # (first_sentence, last_sentence)
+    sentence_vectors: np.ndarray
+    chunk_vectors: np.ndarray
+
+
+@dataclass(frozen=True)
 class AnswerRow:
     """One logged answer, its Answer still as the JSON text it was stored as."""
 

@@ -47,3 +47,5 @@ CREATE TABLE feed_items (
     FOREIGN KEY (feed_id, collection) REFERENCES feed_subscriptions (feed_id, collection) ON DELETE CASCADE
 );
 CREATE INDEX feed_items_pending ON feed_items (announce) WHERE announce = 'pending';
+-- Any collection's copy of a text, so that the same article stored for another server is not embedded again.
+CREATE INDEX articles_content_hash ON articles (content_hash);
