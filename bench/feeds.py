@@ -108,6 +108,7 @@ def main() -> None:
                 "not_modified_304": server.not_modified - before_304,
                 "parsed": sum(1 for r in reports if not r.not_modified and not r.error),
                 "added": added,
+                "unchanged": sum(r.unchanged for r in reports),  # duplicates among the BBC texts included
                 "errors": sum(1 for r in reports if r.error),
                 "wall_s": round(wall, 2),
                 "model_s": round(model_seconds[0], 2),

@@ -203,7 +203,9 @@ def fetch_feed(url: str, fetcher: Fetcher, headers: Mapping[str, str] | None = N
 def discover(url: str, fetcher: Fetcher) -> tuple[FetchedPage, ParsedFeed]:
     """The feed at `url`, or the one the HTML page at `url` names. NotAFeed if neither."""
     page = fetch_feed(url, fetcher)
-    if page.kind == "html" or extract.looks_like_html(page.body[:2048].decode("utf-8", "replace")):
+    head = page.body[:2048].decode("utf-8", "replace")
+    feed_markup = any(tag in head.lower() for tag in ("<rss", "<feed", "<rdf:rdf"))  # whatever it is labelled
+    if not feed_markup and (page.kind == "html" or extract.looks_like_html(head)):
         links = feed_links(page)
         if not links:
             raise NotAFeed(f'{url} is a web page, not a feed, and it names no feed (no <link rel="alternate">).')

@@ -215,8 +215,12 @@ def add_article(fake: FakeDiscord, guild_id: str, **values: Any) -> InteractionL
 # -- setup ------------------------------------------------------------------------------------------
 def test_slash_commands_are_synced_and_moderator_commands_hidden_from_members(fake: FakeDiscord):
     synced = {c["name"]: c for c in fake.commands[None]}
-    assert set(synced) == {"ask", "summary", "article", "digest", "digest-schedule"}
-    for name, subcommands in (("article", {"add", "remove", "list"}), ("digest-schedule", {"set", "off", "show"})):
+    assert set(synced) == {"ask", "summary", "article", "digest", "digest-schedule", "feed"}
+    for name, subcommands in (
+        ("article", {"add", "remove", "list"}),
+        ("digest-schedule", {"set", "off", "show"}),
+        ("feed", {"add", "list", "remove", "pause", "resume", "test"}),
+    ):
         assert str(synced[name]["default_member_permissions"]) == str(MANAGE_GUILD)
         assert synced[name]["dm_permission"] is False  # guild only
         assert {o["name"] for o in synced[name]["options"]} == subcommands
@@ -731,7 +735,14 @@ def test_discord_guild_id_syncs_the_commands_to_that_server_only(engine: Engine)
     running = RunningBot(fake, engine, guild_id=int(guild))
     try:
         assert set(fake.commands) == {guild}  # nothing synced globally
-        assert {c["name"] for c in fake.commands[guild]} == {"ask", "summary", "article", "digest", "digest-schedule"}
+        assert {c["name"] for c in fake.commands[guild]} == {
+            "ask",
+            "summary",
+            "article",
+            "digest",
+            "digest-schedule",
+            "feed",
+        }
         errors: list = []
         engine.add_documents(collection(guild), engine.documents(str(SAMPLES), errors), errors=errors)
         log = fake.slash("ask", guild_id=guild, who=ALICE, question="When did DART hit Dimorphos?")

@@ -234,6 +234,8 @@ def test_a_page_that_names_its_feed_is_followed_through_it_and_a_page_that_does_
     )
     feed, _ = engine.feeds.add("c", page)
     assert feed.url == feed_url
+    mislabelled = server.publish("/as-html.xml", rss("Mislabelled", entries(range(1))), "text/html")
+    assert engine.feeds.add("c", mislabelled)[0].title == "Mislabelled", "a feed served as text/html is a feed"
 
     server.page("/about", "About us", ["We are a small newsroom with big ambitions and a long history."] * 3)
     with pytest.raises(InvalidInput, match="not a feed, and it names no feed"):
