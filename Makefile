@@ -53,6 +53,7 @@ bench: $(BENCH_STAMP)
 	PYTHONPATH=. $(PY) bench/topics.py
 	PYTHONPATH=. $(PY) bench/speed.py
 	PYTHONPATH=. $(PY) bench/scale_out.py
+	PYTHONPATH=. $(PY) bench/feeds.py
 
 bench-quick: $(BENCH_STAMP)
 	PYTHONPATH=. $(PY) bench/squad_eval.py --quick
