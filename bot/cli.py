@@ -49,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+    def command(name: str, help_text: str, within: Any = commands) -> argparse.ArgumentParser:
+        sub = within.add_parser(name, help=help_text, description=help_text)
         _global_options(sub, suppress=True)
         return sub
 
@@ -100,9 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     feeds = feed.add_subparsers(dest="feed_command", required=True, metavar="FEED_COMMAND")
 
     def feed_command(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = feeds.add_parser(name, help=help_text, description=help_text)
-        _global_options(sub, suppress=True)
-        return sub
+        return command(name, help_text, feeds)
 
     feed_add = feed_command("add", "follow a feed (or the feed a web page names); polled from now on")
     feed_add.add_argument("url", metavar="URL")

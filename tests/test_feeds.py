@@ -240,7 +240,7 @@ def test_a_page_that_names_its_feed_is_followed_through_it_and_a_page_that_does_
     server.page("/about", "About us", ["We are a small newsroom with big ambitions and a long history."] * 3)
     with pytest.raises(InvalidInput, match="not a feed, and it names no feed"):
         engine.feeds.add("c", server.url("/about"))
-    assert [f.url for f in engine.feeds.list("c")] == [feed_url]
+    assert [f.url for f in engine.feeds.list("c")] == [feed_url, mislabelled], "the refused page is not followed"
 
 
 def test_a_dry_run_shows_what_following_would_take_and_stores_nothing(
