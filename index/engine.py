@@ -107,6 +107,7 @@ class Engine:
             fetcher=self.sources.fetch,
             fetch_page=self.sources.fetch_url,
             add_documents=self.add_documents,
+            rebuild_lexical=self.indexes.rebuild_lexical,
             remove_article=self.remove,
             lead=self.digests.lead,
             article=self.catalogue.article,
@@ -146,11 +147,19 @@ class Engine:
         published: str | None = None,
         errors: list[tuple[str, BylineError]] | None = None,
         progress: Callable[[str], None] | None = None,
+        rebuild_lexical: bool = True,
     ) -> list[AddResult]:
         """Add documents, each in its own transaction (index/ingest.py)."""
         check_collection(collection)
         return self.ingest.add_documents(
-            collection, docs, title=title, url=url, published=published, errors=errors, progress=progress
+            collection,
+            docs,
+            title=title,
+            url=url,
+            published=published,
+            errors=errors,
+            progress=progress,
+            rebuild_lexical=rebuild_lexical,
         )
 
     def add_text(self, collection: str, text: str, *, source: str = "text", **meta: str | None) -> AddResult:

@@ -186,6 +186,7 @@ class Feeds:
         fetcher: syndication.Fetcher,
         fetch_page: Callable[[str], extract.Document],
         add_documents: Callable[..., list[AddResult]],
+        rebuild_lexical: Callable[[str], None],
         remove_article: Callable[[str, int], object],
         lead: Callable[[str, int], CitedSentence | None],
         article: Callable[[str, int], Article],
@@ -197,6 +198,7 @@ class Feeds:
         self.fetcher = fetcher
         self.fetch_page = fetch_page
         self.add_documents = add_documents
+        self.rebuild_lexical = rebuild_lexical
         self.remove_article = remove_article
         self.lead = lead
         self.article = article
@@ -271,14 +273,19 @@ class Feeds:
         """Poll every feed that is due (every followed one with `force`), each claimed first: a feed
         another process is polling, or polled meanwhile, is left to it."""
         reports = []
-        for row in self.store.due_feeds(iso(self.clock()), force):
-            now = self.clock()
-            if not self.store.claim_feed(row.id, iso(now), iso(now + LEASE), force):
-                continue
-            reports.append(self._poll(row, now))
+        touched: set[str] = set()  # collections whose keyword index is rebuilt once, after the round
+        try:
+            for row in self.store.due_feeds(iso(self.clock()), force):
+                now = self.clock()
+                if not self.store.claim_feed(row.id, iso(now), iso(now + LEASE), force):
+                    continue
+                reports.append(self._poll(row, now, touched))
+        finally:
+            for collection in sorted(touched):
+                self.rebuild_lexical(collection)
         return reports
 
-    def _poll(self, row: FeedRow, now: datetime) -> PollReport:
+    def _poll(self, row: FeedRow, now: datetime, touched: set[str]) -> PollReport:
         report = PollReport(row.id, row.url)
         subs = [s for s in self.store.subscriptions(feed_id=row.id) if not s.paused]
         newcomer = any(not s.primed for s in subs)
@@ -314,7 +321,7 @@ class Feeds:
         documents: dict[str, extract.Document | BylineError] = {}  # one fetch per item for every collection
         for sub in subs:
             try:
-                self._deliver(row, sub, items, documents, report)
+                self._deliver(row, sub, items, documents, report, touched)
             except BylineError as error:  # e.g. the model changed: this collection tries again next poll
                 report.problems.append(str(error))
         self._succeeded(row, now, page, parsed, body_hash=body_hash)
@@ -327,6 +334,7 @@ class Feeds:
         items: Sequence[syndication.FeedItem],
         documents: dict[str, extract.Document | BylineError],
         report: PollReport,
+        touched: set[str],
     ) -> None:
         """Store a collection's new and edited items; queue announcements for the new ones."""
         known = self.store.feed_items(row.id, sub.collection)
@@ -369,7 +377,12 @@ class Feeds:
                 continue
             docs.append(doc)
         errors: list[tuple[str, BylineError]] = []
-        results = {r.source: r for r in self.add_documents(sub.collection, docs, errors=errors)} if docs else {}
+        results = {}
+        if docs:
+            added = self.add_documents(sub.collection, docs, errors=errors, rebuild_lexical=False)
+            results = {r.source: r for r in added}
+            if any(r.status != "duplicate" for r in added):
+                touched.add(sub.collection)
         for source, error in errors:  # not remembered: tried again next poll (a full collection, say)
             report.skipped += 1
             report.problems.append(str(error) if source in str(error) else f"{source}: {error}")

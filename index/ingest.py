@@ -74,8 +74,10 @@ class Ingest:
         published: str | None = None,
         errors: list[tuple[str, BylineError]] | None = None,
         progress: Callable[[str], None] | None = None,
+        rebuild_lexical: bool = True,
     ) -> list[AddResult]:
-        """Add several documents, each in its own transaction; BM25 is rebuilt once at the end.
+        """Add several documents, each in its own transaction; BM25 is rebuilt once at the end (or by the
+        caller, once after several calls, with rebuild_lexical=False: a poll round over many feeds).
         With `errors` given, a bad document is reported there and the others still go in.
         `progress` receives a short line before each step (a chat face shows it while the user waits).
 
@@ -112,7 +114,7 @@ class Ingest:
                     flush()
             flush()
         finally:
-            if touched:
+            if touched and rebuild_lexical:
                 if progress is not None:
                     progress("Updating the keyword index…")
                 self.indexes.rebuild_lexical(collection)

@@ -604,3 +604,18 @@ def test_one_fetch_and_one_embedding_serve_every_server_following_a_feed(
     answers = [engine.ask(f"guild-{g}", "how much will the brackley footbridge cost") for g in "abc"]
     assert len({tuple(q.text for q in a.quotes) for a in answers}) == 1 and answers[0].quotes
     assert "£157,000" in " ".join(q.text for q in answers[0].quotes)
+
+
+def test_a_poll_round_rebuilds_a_collections_keyword_index_once_and_keywords_find_the_new_articles(
+    feed_engine: Callable[..., Engine], server: FeedServer
+):
+    engine = feed_engine()
+    for n in range(3):
+        engine.feeds.add("c", server.publish(f"/{n}.rss", rss(f"Feed {n}", entries(range(n * 2, n * 2 + 2)))))
+    rebuilt: list[str] = []
+    real = engine.feeds.rebuild_lexical
+    engine.feeds.rebuild_lexical = lambda collection: rebuilt.append(collection) or real(collection)
+    assert sum(r.added for r in engine.feeds.poll_due()) == 6
+    assert rebuilt == ["c"], "one rebuild for the round, not one per feed"
+    lexical = engine.search_index("c").lexical
+    assert len(lexical) == sum(a.chunks for a in engine.list_articles("c")), "every new chunk is in BM25"
