@@ -28,8 +28,9 @@ The weights were fitted on the even-numbered articles of SQuAD v1.1 dev and chec
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -228,13 +229,27 @@ class Question:
     kind: str | None = None  # expected answer type, see question_kind
     words: frozenset[str] = field(default_factory=frozenset)  # lower-cased surface words
     focus: frozenset[str] = field(default_factory=frozenset)  # see focus_terms
+    # content terms a sentence may cover with other words ("sacked": "fired"), see index/casual.py
+    alternatives: dict[str, tuple[frozenset[str], ...]] = field(default_factory=dict)
 
 
 def analyse_question(text: str, vector: np.ndarray) -> Question:
     terms = tokenize(text)
     content = [t for t in terms if t not in QUESTION_WORDS] or terms
     words = frozenset(w.lower() for w in _WORD.findall(text))
-    return Question(text, vector, terms, content, question_kind(text), words, focus_terms(text))
+    table = _equivalents()
+    alternatives = {t: table[t] for t in content if t in table}
+    # BM25 looks for the article's words too ("fired" for "sacked")
+    extra = [s for alts in alternatives.values() for alt in alts for s in sorted(alt) if s not in terms]
+    searched = terms + list(dict.fromkeys(extra))
+    return Question(text, vector, searched, content, question_kind(text), words, focus_terms(text), alternatives)
+
+
+@cache
+def _equivalents() -> dict[str, tuple[frozenset[str], ...]]:
+    from index.casual import equivalents
+
+    return equivalents(tokenize)
 
 
 def score_sentence(
@@ -248,7 +263,7 @@ def score_sentence(
     """(score, cosine, coverage) of one candidate sentence, found in `chunk`, for the question."""
     cosine = float(vector @ question.vector)
     tokens = set(tokenize(text))
-    cover = coverage(question.content_terms, tokens, idf)
+    cover = coverage(question.content_terms, tokens, idf, question.alternatives)
     score = cosine + scoring.overlap_weight * cover + scoring.chunk_weight * chunk.cosine
     if scoring.focus_weight and question.focus and not question.focus.isdisjoint(tokens):
         score += scoring.focus_weight
@@ -257,13 +272,27 @@ def score_sentence(
     return score, cosine, cover
 
 
-def coverage(question_terms: Sequence[str], sentence_terms: set[str], idf: Callable[[str], float]) -> float:
-    """Share of the question's distinct terms (weighted by idf) that the sentence contains."""
+def coverage(
+    question_terms: Sequence[str],
+    sentence_terms: set[str],
+    idf: Callable[[str], float],
+    alternatives: Mapping[str, tuple[frozenset[str], ...]] | None = None,
+) -> float:
+    """Share of the question's distinct terms (weighted by idf) that the sentence contains, itself or as
+    one of its alternatives (every term of it)."""
     terms = set(question_terms)
     total = sum(idf(t) for t in terms)
     if total <= 0:
         return 0.0
-    return sum(idf(t) for t in terms if t in sentence_terms) / total
+    alternatives = alternatives or {}
+    return (
+        sum(
+            idf(t)
+            for t in terms
+            if t in sentence_terms or any(alt <= sentence_terms for alt in alternatives.get(t, ()))
+        )
+        / total
+    )
 
 
 def pick_quotes(

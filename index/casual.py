@@ -16,6 +16,7 @@ likely one in a question ("u", "ppl", "rn"). A question made only of such words 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # chat spelling -> the words it stands for (whole words, matched case-insensitively)
 SPELLED_OUT = {
@@ -216,3 +217,67 @@ def _stands_alone(match: re.Match[str]) -> bool:
     before = text[match.start() - 1] if match.start() else " "
     after = text[match.end()] if match.end() < len(text) else " "
     return (before.isspace() or before in "([\"'") and (after.isspace() or after in "?!.,;:)]\"'")
+
+
+# A word members use -> the words a news article uses for the same thing. A question term is covered by a
+# sentence holding the term or any one of its equivalents (every word of a phrase). Everyday English, not
+# fitted on a question set; like the lists above, only words whose news sense is the likely one.
+EQUIVALENTS = {
+    "boss": ("chief", "head", "chairman", "chairwoman", "director", "manager", "commissioner", "leader"),
+    "bosses": ("chiefs", "executives", "directors", "managers", "bosses", "board"),
+    "ceo": ("chief executive",),
+    "pm": ("prime minister",),
+    "cops": ("police",),
+    "cop": ("police", "officer"),
+    "reffing": ("referee",),
+    "reffed": ("referee",),
+    "kids": ("children",),
+    "mum": ("mother",),
+    "dad": ("father",),
+    "nan": ("grandmother",),
+    "semis": ("semi-final", "semi-finals"),
+    "quarters": ("quarter-final", "quarter-finals"),
+    "footy": ("football",),
+    "uni": ("university",),
+    "jail": ("prison", "jailed", "imprisoned"),
+    "sacked": ("fired", "dismissed", "ousted", "axed", "removed"),
+    "fired": ("sacked", "dismissed", "ousted"),
+    "quit": ("resign", "resigned", "stepped down", "leave"),
+    "cash": ("money", "funding", "funds"),
+    "pay": ("wages", "salary", "paid"),
+    "buy": ("acquire", "purchase", "takeover", "bought"),
+    "bought": ("acquired", "purchased", "takeover", "bought"),
+    "killed": ("died", "dead", "death", "deaths"),
+    "died": ("killed", "dead", "death", "deaths"),
+    "hurt": ("injured", "injuries", "injury"),
+    "injured": ("hurt", "injuries", "injury"),
+    "shut": ("closed", "closure", "shut"),
+    "plane": ("aircraft", "jet", "flight"),
+    "planes": ("aircraft", "jets"),
+    "jets": ("aircraft", "planes"),
+    "won": ("beat", "victory", "win"),
+    "beat": ("won", "defeated", "victory"),
+    "lost": ("defeat", "beaten", "lose", "losses"),
+    "firm": ("company",),
+    "firms": ("companies",),
+    "film": ("movie",),
+    "movie": ("film",),
+    "telly": ("television",),
+    "tv": ("television",),
+    "moaning": ("complained", "criticised", "critical", "criticism"),
+    "whinging": ("complained", "criticised", "critical"),
+    "pot": ("fund", "total"),
+    "chipping": ("contribute", "contributing", "contribution"),
+}
+
+
+def equivalents(tokenize: Callable[[str], list[str]]) -> dict[str, tuple[frozenset[str], ...]]:
+    """EQUIVALENTS as terms of `tokenize` (the retrieval tokens): stem -> the stem sets that stand for it."""
+    table: dict[str, tuple[frozenset[str], ...]] = {}
+    for word, alternatives in EQUIVALENTS.items():
+        stems = tokenize(word)
+        if len(stems) != 1:
+            continue
+        found = tuple(frozenset(s) for s in (tokenize(a) for a in alternatives) if s)
+        table[stems[0]] = tuple(dict.fromkeys(table.get(stems[0], ()) + found))
+    return table

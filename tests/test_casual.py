@@ -3,6 +3,7 @@ up on?" would be, and chat words never turn an acronym or an abbreviation into s
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from index import Engine
@@ -55,3 +56,38 @@ def test_chat_words_do_not_make_an_off_topic_question_answerable(sample_engine: 
 )
 def test_plain_question(asked: str, read: str):
     assert plain_question(asked) == read
+
+
+def test_a_members_word_is_covered_by_the_articles_word_for_it():
+    from index.answer import analyse_question, coverage
+    from index.search.lexical import tokenize
+
+    question = analyse_question("was gerasimov sacked", np.zeros(384, dtype=np.float32))
+    idf = {t: 1.0 for t in question.content_terms}.__getitem__
+    assert (
+        coverage(question.content_terms, set(tokenize("Rumours that Gerasimov was fired")), idf, question.alternatives)
+        == 1.0
+    )
+    assert coverage(question.content_terms, set(tokenize("Gerasimov was promoted")), idf, question.alternatives) == 0.5
+    assert "fire" in question.terms, "BM25 looks for the article's word too"
+    phrase = analyse_question("who is the ceo", np.zeros(384, dtype=np.float32))
+    assert (
+        coverage(
+            phrase.content_terms,
+            set(tokenize("the chief executive said")),
+            {"ceo": 1.0}.__getitem__,
+            phrase.alternatives,
+        )
+        == 1.0
+    )
+    assert (
+        coverage(phrase.content_terms, set(tokenize("the chief said")), {"ceo": 1.0}.__getitem__, phrase.alternatives)
+        == 0.0
+    ), "every word of a phrase"
+
+
+def test_a_question_in_a_members_words_is_answered_in_the_articles_words(sample_engine: Engine):
+    answer = sample_engine.ask("default", "was gerasimov sacked or nah")
+    assert not answer.abstained
+    assert "Gerasimov was fired" in answer.quotes[0].text
+    assert_verbatim(sample_engine, "default", answer.quotes)
