@@ -619,3 +619,22 @@ def test_a_poll_round_rebuilds_a_collections_keyword_index_once_and_keywords_fin
     assert rebuilt == ["c"], "one rebuild for the round, not one per feed"
     lexical = engine.search_index("c").lexical
     assert len(lexical) == sum(a.chunks for a in engine.list_articles("c")), "every new chunk is in BM25"
+
+
+def test_an_entity_bomb_in_a_feed_is_not_expanded(feed_engine: Callable[..., Engine], server: FeedServer):
+    # "billion laughs": ten levels of entities, each ten of the one before (10^9 characters if expanded)
+    entities = '<!ENTITY a0 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx">' + "".join(
+        f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10)
+    )
+    bomb = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [{entities}]><rss version="2.0"><channel><title>&a9;</title>'
+        "<item><title>&a9;</title><link>https://news.example/x</link><description>&a9;</description></item>"
+        "</channel></rss>"
+    )
+    url = server.publish("/bomb.rss", bomb)
+    engine = feed_engine()
+    try:
+        preview = engine.feeds.preview(url)
+    except InvalidInput:
+        return  # refused outright is fine too
+    assert len(preview.title) < 1000 and all(len(item.body_html) < 1000 for item in preview.items)
