@@ -279,7 +279,13 @@ class Feeds:
                 now = self.clock()
                 if not self.store.claim_feed(row.id, iso(now), iso(now + LEASE), force):
                     continue
-                reports.append(self._poll(row, now, touched))
+                try:
+                    reports.append(self._poll(row, now, touched))
+                except Exception:  # a bug or a lost database: the other feeds go on; this claim lapses
+                    log.exception(
+                        "polling feed %s (#%s) failed; it is tried again after the claim lapses", row.url, row.id
+                    )
+                    reports.append(PollReport(row.id, row.url, error="Polling this feed failed on our side."))
         finally:
             for collection in sorted(touched):
                 self.rebuild_lexical(collection)

@@ -638,3 +638,28 @@ def test_an_entity_bomb_in_a_feed_is_not_expanded(feed_engine: Callable[..., Eng
     except InvalidInput:
         return  # refused outright is fine too
     assert len(preview.title) < 1000 and all(len(item.body_html) < 1000 for item in preview.items)
+
+
+def test_a_bug_polling_one_feed_leaves_the_others_polled_and_it_is_tried_again_after_its_claim_lapses(
+    feed_engine: Callable[..., Engine], server: FeedServer, clock: Clock
+):
+    engine = feed_engine()
+    broken = server.publish("/a.rss", rss("A", entries(range(2))))
+    fine = server.publish("/b.rss", rss("B", entries(range(2, 4))))
+    engine.feeds.add("c", broken)
+    engine.feeds.add("c", fine)
+    real = engine.feeds.fetcher
+
+    def fetcher(url: str, **options: object):
+        if url == broken:
+            raise RuntimeError("a bug")
+        return real(url, **options)
+
+    engine.feeds.fetcher = fetcher
+    reports = {r.url: r for r in engine.feeds.poll_due()}
+    assert reports[fine].added == 2 and reports[broken].error == "Polling this feed failed on our side."
+    engine.feeds.fetcher = real
+    clock.advance(minutes=5)
+    assert engine.feeds.poll_due() == [], "still claimed"
+    clock.advance(minutes=6)
+    assert [(r.url, r.added) for r in engine.feeds.poll_due()] == [(broken, 2)]
