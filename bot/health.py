@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from bot.client import Byline
+    from index.feeds import PollReport
     from index.models import AddResult, Answer
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,21 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self.feed_polls = Counter(
+            "byline_feed_polls",
+            "Feeds this process polled, by outcome (changed, not_modified, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.feed_items = Counter(
+            "byline_feed_items",
+            "Feed items this process stored, by status (added, updated)",
+            ["status"],
+            registry=self.registry,
+        )
+        self.feed_announcements = Counter(
+            "byline_feed_announcements", "New-article announcements this process posted", registry=self.registry
+        )
         self.registry.register(_LiveCollector(bot))
 
     @contextmanager
@@ -70,6 +86,13 @@ class Metrics:
 
     def failed_ingest(self) -> None:
         self.ingests.labels("failed").inc()
+
+    def polled(self, reports: list[PollReport]) -> None:
+        for report in reports:
+            outcome = "failed" if report.error else "not_modified" if report.not_modified else "changed"
+            self.feed_polls.labels(outcome).inc()
+            self.feed_items.labels("added").inc(report.added)
+            self.feed_items.labels("updated").inc(report.updated)
 
     def text(self) -> bytes:
         return generate_latest(self.registry)

@@ -88,6 +88,10 @@ def test_a_moderator_subscribes_and_a_new_article_is_announced_once_even_across_
             assert lead in engine.article_text(collection(guild), article.id), "the lead is quoted verbatim"
             assert_no_ping(post["allowed_mentions"])
             assert _poll(running) == 0 and len(announcements()) == 1
+            metrics = running.bot.metrics.text().decode()
+            assert "byline_feed_announcements_total 1.0" in metrics
+            assert 'byline_feed_items_total{status="added"} 11.0' in metrics
+            assert 'byline_feed_polls_total{outcome="changed"} 2.0' in metrics
 
             running.stop()
             engine.close()

@@ -73,7 +73,9 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow RSS/
         """Poll the due feeds, then post the announcements and notices this process claimed; returns how
         many announcements were posted. A post that fails is logged, never retried (it was claimed)."""
         feeds = self.bot.engine.feeds
-        for report in await self.bot.run_long(feeds.poll_due):
+        reports = await self.bot.run_long(feeds.poll_due)
+        self.bot.metrics.polled(reports)
+        for report in reports:
             if report.error:
                 log.info("feed %s (#%s): %s", report.url, report.id, report.error)
             elif report.added or report.updated:
@@ -85,6 +87,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow RSS/
                 channel = self.bot.get_partial_messageable(int(post.channel))
                 await channel.send(embed=embeds.feed_item_embed(post), allowed_mentions=NO_MENTIONS)
                 posted += 1
+                self.bot.metrics.feed_announcements.inc()
             except (discord.HTTPException, ValueError) as exc:
                 log.warning(
                     "announcement of article %s in channel %s not posted: %s", post.article.id, post.channel, exc
