@@ -71,7 +71,7 @@ class EngineSettings:
     llm_max_tokens: int = 400
     # None: the prompts/ folder of this repository.
     prompts_dir: Path | None = None
-    # Feeds (index/feeds.py): seconds between two polls of a feed at most (BYLINE_FEED_INTERVAL is in
+    # Feeds (index/feeds.py): seconds a feed waits between two polls, at least (BYLINE_FEED_INTERVAL is in
     # minutes, 5 or more), items a collection's first poll stores, feeds a collection may follow, items
     # read per poll, announcements per channel per hour.
     feed_interval: float = 15 * 60.0
