@@ -340,7 +340,13 @@ class FakeDiscord:
         return options
 
     def _interaction_payload(
-        self, kind: int, data: dict[str, Any], guild_id: str | None, who: dict[str, Any], permissions: int
+        self,
+        kind: int,
+        data: dict[str, Any],
+        guild_id: str | None,
+        who: dict[str, Any],
+        permissions: int,
+        app_permissions: int = MEMBER_PERMISSIONS,
     ) -> InteractionLog:
         interaction_id, token = snowflake(), "tok-" + secrets.token_urlsafe(24)
         payload: dict[str, Any] = {
@@ -350,7 +356,7 @@ class FakeDiscord:
             "data": data,
             "token": token,
             "version": 1,
-            "app_permissions": str(MEMBER_PERMISSIONS),
+            "app_permissions": str(app_permissions),  # the bot's own, in the channel
             "locale": "en-US",
             "entitlements": [],
             "attachment_size_limit": 10 * 1024 * 1024,
@@ -382,9 +388,11 @@ class FakeDiscord:
         guild_id: str | None,
         who: dict[str, Any],
         permissions: int = MEMBER_PERMISSIONS,
+        app_permissions: int = MEMBER_PERMISSIONS,
         **values: Any,
     ) -> InteractionLog:
-        """A member runs `/command` (or `/group sub`) with option values; returns the interaction's log."""
+        """A member runs `/command` (or `/group sub`) with option values; returns the interaction's log.
+        `app_permissions` are the bot's own in the channel (what it may do there)."""
         name, _, sub = command.partition(" ")
         cmd, scope = self.command(name, guild_id)
         resolved: dict[str, Any] = {}
@@ -400,7 +408,7 @@ class FakeDiscord:
             data["resolved"] = resolved
         if scope is not None:
             data["guild_id"] = scope
-        log = self._interaction_payload(2, data, guild_id, who, permissions)
+        log = self._interaction_payload(2, data, guild_id, who, permissions, app_permissions)
         self.dispatch("INTERACTION_CREATE", log.payload)
         return log
 

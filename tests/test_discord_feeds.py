@@ -68,6 +68,18 @@ def test_a_moderator_subscribes_and_a_new_article_is_announced_once_even_across_
             assert "Manage Server" in text_of(only(fake.wait_result(refused)))
             assert engine.feeds.list(collection(guild)) == []
 
+            mute = fake.slash(
+                "feed add",
+                guild_id=guild,
+                who=MODERATOR,
+                permissions=MOD_PERMISSIONS,
+                app_permissions=1 << 10,
+                url=url,
+                announce=True,
+            )  # the bot may read this channel but not post in it
+            assert "I can't post in this channel" in text_of(only(fake.wait_result(mute)))
+            assert engine.feeds.list(collection(guild)) == []
+
             added = fake.slash(
                 "feed add", guild_id=guild, who=MODERATOR, permissions=MOD_PERMISSIONS, url=url, announce=True
             )

@@ -40,6 +40,22 @@ def _followed(feed: Feed, new: bool, backfill: int) -> str:
     )
 
 
+def _check_can_post(interaction: discord.Interaction, channel: discord.TextChannel | None) -> None:
+    """Announcing where the bot cannot post would fail silently at every new article: refuse now."""
+    me = interaction.guild.me if interaction.guild is not None else None
+    if channel is not None and me is not None:
+        allowed = channel.permissions_for(me)
+    elif channel is None:
+        allowed = interaction.app_permissions  # the bot's own permissions in this channel
+    else:
+        return  # the bot's member is not cached: Discord will say at the first post (logged)
+    if not (allowed.send_messages and allowed.embed_links):
+        where = f"<#{channel.id}>" if channel is not None else "this channel"
+        raise BylineError(
+            f"I can't post in {where}: give me Send Messages and Embed Links there, or pick another channel."
+        )
+
+
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
 class Feeds(commands.GroupCog, group_name="feed", group_description="Follow RSS/Atom feeds"):
@@ -116,6 +132,8 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow RSS/
     ) -> None:
         collection = self.bot.collection_for(interaction.guild_id)
         target = str(channel.id if channel is not None else interaction.channel_id)
+        if announce:
+            _check_can_post(interaction, channel)
         await interaction.response.defer(ephemeral=True, thinking=True)
         feed, new = await self.bot.run_long(self.bot.engine.feeds.add, collection, url.strip(), target, announce)
         backfill = self.bot.engine.settings.feed_backfill
