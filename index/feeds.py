@@ -27,7 +27,7 @@ from index import syndication
 from index.errors import BylineError, InvalidInput, NotFound
 from index.inputs import check_collection
 from index.models import Article, CitedSentence
-from index.storage import Articles, FeedItemRow, FeedRow, FeedStore, SubscriptionRow
+from index.storage import Articles, FeedItemRow, FeedRow, FeedStore, SubscriptionRow, utc_iso
 
 if TYPE_CHECKING:
     from index import extract
@@ -41,10 +41,6 @@ MAX_BACKOFF = timedelta(hours=6)
 MAX_ASKED = timedelta(hours=24)  # a feed asking for more than a day between polls gets a day
 PAUSE_AFTER = timedelta(days=7)  # of failing without a success
 ANNOUNCE_WITHIN = timedelta(hours=24)  # a pending announcement older than this is dropped, not posted
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 @dataclass(frozen=True)
@@ -227,7 +223,7 @@ class Feeds:
             page, parsed = syndication.discover(url, self.fetcher)
             feed_url, title = page.url, parsed.title
         taken = self.store.subscribe(
-            feed_url, title, collection, channel, announce, iso(self.clock()), self.settings.max_feeds
+            feed_url, title, collection, channel, announce, utc_iso(self.clock()), self.settings.max_feeds
         )
         if taken is None:
             raise InvalidInput(
@@ -265,7 +261,7 @@ class Feeds:
     def resume(self, collection: str, feed_id: int) -> Feed:
         """Resume a feed paused by a moderator, or by failing for a week (then it is polled again now)."""
         self.get(collection, feed_id)
-        self.store.resume_feed(feed_id, collection, iso(self.clock()))
+        self.store.resume_feed(feed_id, collection, utc_iso(self.clock()))
         return self.get(collection, feed_id)
 
     # -- polling --------------------------------------------------------------------------------
@@ -275,9 +271,9 @@ class Feeds:
         reports = []
         touched: set[str] = set()  # collections whose keyword index is rebuilt once, after the round
         try:
-            for row in self.store.due_feeds(iso(self.clock()), force):
+            for row in self.store.due_feeds(utc_iso(self.clock()), force):
                 now = self.clock()
-                if not self.store.claim_feed(row.id, iso(now), iso(now + LEASE), force):
+                if not self.store.claim_feed(row.id, utc_iso(now), utc_iso(now + LEASE), force):
                     continue
                 try:
                     reports.append(self._poll(row, now, touched))
@@ -344,7 +340,7 @@ class Feeds:
     ) -> None:
         """Store a collection's new and edited items; queue announcements for the new ones."""
         known = self.store.feed_items(row.id, sub.collection)
-        seen = iso(self.clock())
+        seen = utc_iso(self.clock())
         remember: list[FeedItemRow] = []
         wanted: list[tuple[syndication.FeedItem, FeedItemRow | None]] = []
         fresh = [item for item in items if item.key not in known]
@@ -437,8 +433,8 @@ class Feeds:
         headers = getattr(page, "headers", {})
         self.store.finish_poll(
             row.id,
-            next_poll=iso(now + max(self.interval, asked)),
-            polled=iso(now),
+            next_poll=utc_iso(now + max(self.interval, asked)),
+            polled=utc_iso(now),
             title=parsed.title if parsed is not None else None,
             etag=headers.get("etag"),
             last_modified=headers.get("last-modified"),
@@ -457,11 +453,11 @@ class Feeds:
         paused = reason if now - since >= PAUSE_AFTER else None
         self.store.finish_poll(
             row.id,
-            next_poll=iso(now + delay),
-            polled=iso(now),
+            next_poll=utc_iso(now + delay),
+            polled=utc_iso(now),
             keep_validators=True,
             failures=failures,
-            failing_since=iso(since),
+            failing_since=utc_iso(since),
             last_error=str(error),
             paused_reason=paused,
         )
@@ -488,12 +484,12 @@ class Feeds:
             feed = self.store.feed(item.feed_id)
             stale = datetime.fromisoformat(item.seen) < now - ANNOUNCE_WITHIN
             if sub is None or feed is None or not sub.channel or not sub.announce or stale or item.article_id is None:
-                self.store.claim_announcement(item, "dropped", iso(now))
+                self.store.claim_announcement(item, "dropped", utc_iso(now))
                 continue
-            posted = self.store.announced_since(sub.channel, iso(now - timedelta(hours=1)))
+            posted = self.store.announced_since(sub.channel, utc_iso(now - timedelta(hours=1)))
             if posted >= self.settings.feed_announce_per_hour:
-                if self.store.claim_announcement(item, "dropped", iso(now)) and self.store.claim_limit_notice(
-                    sub.channel, iso(hour)
+                if self.store.claim_announcement(item, "dropped", utc_iso(now)) and self.store.claim_limit_notice(
+                    sub.channel, utc_iso(hour)
                 ):
                     notices.append(
                         Notice(
@@ -507,9 +503,9 @@ class Feeds:
             try:
                 article = self.article(item.collection, item.article_id)
             except NotFound:
-                self.store.claim_announcement(item, "dropped", iso(now))
+                self.store.claim_announcement(item, "dropped", utc_iso(now))
                 continue
-            if self.store.claim_announcement(item, "posted", iso(now)):
+            if self.store.claim_announcement(item, "posted", utc_iso(now)):
                 lead = self.lead(item.collection, article.id)
                 posts.append(Announcement(item.collection, sub.channel, feed.title, article, lead))
         for sub in self.store.subscriptions():

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from index.errors import BylineError, InvalidInput
 from index.models import AddResult
 from index.search.cache import SearchIndexes
 from index.settings import EngineSettings
-from index.storage import ArticleRow, Articles, NewArticle, StoredTwin
+from index.storage import ArticleRow, Articles, NewArticle, StoredTwin, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ class Ingest:
                 new,
                 model=self.embedder.name,
                 dimension=self.embedder.dimension,
-                added=self.clock().astimezone(UTC).replace(microsecond=0).isoformat(),
+                added=utc_iso(self.clock()),
             )
             if saved.status != "duplicate":
                 revision = self.store.revision(collection)

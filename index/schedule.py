@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from index.errors import InvalidInput
-from index.storage import ScheduleRow, ScheduleStore
+from index.storage import ScheduleRow, ScheduleStore, utc_iso
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -84,7 +84,7 @@ class DigestSchedules:
         """Create or replace the collection's schedule (replacing it starts its periods afresh)."""
         if not 1 <= days <= 31:
             raise InvalidInput(f"A scheduled digest covers 1 to 31 days, not {days}.")
-        created = now.astimezone(UTC).replace(microsecond=0).isoformat()
+        created = utc_iso(now)
         self.store.put_schedule(ScheduleRow(collection, target, weekday, minute_of_day, days, created, None))
         return DigestSchedule(collection, target, weekday, minute_of_day, days, created, None)
 

@@ -36,6 +36,7 @@ from index.storage.rows import (
     StoredTwin,
     SubscriptionRow,
     VoteRow,
+    utc_iso,
     utc_now,
 )
 
@@ -95,5 +96,6 @@ __all__ = [
     "VoteRow",
     "open_store",
     "sqlite_url",
+    "utc_iso",
     "utc_now",
 ]

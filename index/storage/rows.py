@@ -111,8 +111,13 @@ class ScheduleRow:
 SentenceRow = tuple[int, int, int, bool, np.ndarray]
 
 
+def utc_iso(moment: datetime) -> str:
+    """A moment as the store writes times: UTC, whole seconds, ISO 8601 (so that strings compare in order)."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
 def utc_now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
+    return utc_iso(datetime.now(UTC))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ import numpy as np
 
 from index.storage.database import Connection, Database, blob
 from index.storage.database import marks as sqlmarks
-from index.storage.rows import ArticleRow, NewArticle, SavedArticle, StoredTwin, utc_now
+from index.storage.queries.feeds import UNFOLLOWED_FEEDS
+from index.storage.rows import ArticleRow, NewArticle, SavedArticle, utc_now
 
 # An article's day for time windows: its publication date when known, else the day it was added.
 ARTICLE_DAY = "coalesce(published, substr(added, 1, 10))"
@@ -79,9 +80,7 @@ class ArticleQueries(Database):
                 "feeds": conn.execute("DELETE FROM feed_subscriptions WHERE collection = ?", (collection,)),
             }
             # a feed's row (what it knows of the feed) goes with its last follower
-            conn.execute(
-                "DELETE FROM feeds WHERE NOT EXISTS (SELECT 1 FROM feed_subscriptions s WHERE s.feed_id = feeds.id)"
-            )
+            conn.execute(UNFOLLOWED_FEEDS)
             counts = {name: cursor.rowcount for name, cursor in deleted.items()}
             if any(counts.values()):
                 self._bump(conn, collection)
@@ -121,30 +120,6 @@ class ArticleQueries(Database):
             (collection,),
         )
         return [ArticleRow(*r) for r in rows]
-
-    def stored_twin(self, content_hash: str, text: str) -> StoredTwin | None:
-        """The layout and vectors of an article with exactly this text in any collection (the same feed
-        item followed by many servers, one story added in two), so it need not be embedded again."""
-        conn = self._connect()
-        row = conn.execute(
-            "SELECT id FROM articles WHERE content_hash = ? AND text = ? ORDER BY id LIMIT 1", (content_hash, text)
-        ).fetchone()
-        if row is None:
-            return None
-        sentences = conn.execute(
-            'SELECT start, "end", quotable, vector FROM sentences WHERE article_id = ? ORDER BY idx', (row[0],)
-        ).fetchall()
-        chunks = conn.execute(
-            "SELECT first_sentence, last_sentence, vector FROM chunks WHERE article_id = ? ORDER BY id", (row[0],)
-        ).fetchall()
-        if not sentences or not chunks:
-            return None
-        return StoredTwin(
-            [(int(a), int(b), bool(q)) for a, b, q, _ in sentences],
-            [(int(a), int(b)) for a, b, _ in chunks],
-            np.vstack([np.frombuffer(v, dtype=np.float32) for *_, v in sentences]),
-            np.vstack([np.frombuffer(v, dtype=np.float32) for *_, v in chunks]),
-        )
 
     def find_titles(self, collection: str, needle: str, limit: int) -> list[tuple[int, str, str | None]]:
         """(id, title, published) of the newest articles whose title contains `needle` (or whose id is it)."""

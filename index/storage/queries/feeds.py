@@ -17,6 +17,8 @@ SUBSCRIPTION_COLUMNS = "feed_id, collection, channel, announce, paused, primed, 
 ITEM_COLUMNS = "feed_id, collection, item_key, entry_hash, article_id, announce, seen, announced"
 # A feed is polled while at least one collection follows it unpaused.
 _FOLLOWED = "EXISTS (SELECT 1 FROM feed_subscriptions s WHERE s.feed_id = feeds.id AND s.paused = 0)"
+# A feed's row (what it knows of the feed) goes with its last follower.
+UNFOLLOWED_FEEDS = "DELETE FROM feeds WHERE NOT EXISTS (SELECT 1 FROM feed_subscriptions s WHERE s.feed_id = feeds.id)"
 
 
 def _subscription(row: Sequence) -> SubscriptionRow:
@@ -41,30 +43,24 @@ class FeedQueries(Database):
         (feed, True) if subscribed now, (feed, False) if it already was (its channel and announce are
         updated), None if the collection already follows `limit` feeds."""
         with self.write(OWN_ROWS) as conn:
+            updated = conn.execute(
+                "UPDATE feed_subscriptions SET channel = ?, announce = ? WHERE collection = ?"
+                " AND feed_id = (SELECT id FROM feeds WHERE url = ?)",
+                (channel, int(announce), collection, url),
+            ).rowcount
+            if not updated:
+                count = conn.execute(
+                    "SELECT count(*) FROM feed_subscriptions WHERE collection = ?", (collection,)
+                ).fetchone()[0]
+                if count >= limit:
+                    return None
             conn.execute(
                 "INSERT INTO feeds (url, title, next_poll, created) VALUES (?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
                 (url, title, now, now),
             )
             feed = FeedRow(*conn.execute(f"SELECT {FEED_COLUMNS} FROM feeds WHERE url = ?", (url,)).fetchone())
-            existing = conn.execute(
-                "SELECT 1 FROM feed_subscriptions WHERE feed_id = ? AND collection = ?", (feed.id, collection)
-            ).fetchone()
-            if existing:
-                conn.execute(
-                    "UPDATE feed_subscriptions SET channel = ?, announce = ? WHERE feed_id = ? AND collection = ?",
-                    (channel, int(announce), feed.id, collection),
-                )
+            if updated:
                 return feed, False
-            count = conn.execute(
-                "SELECT count(*) FROM feed_subscriptions WHERE collection = ?", (collection,)
-            ).fetchone()[0]
-            if count >= limit:
-                conn.execute(
-                    "DELETE FROM feeds WHERE id = ? AND NOT EXISTS (SELECT 1 FROM feed_subscriptions s"
-                    " WHERE s.feed_id = feeds.id)",
-                    (feed.id,),
-                )
-                return None
             conn.execute(
                 "INSERT INTO feed_subscriptions (feed_id, collection, channel, announce, created)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -81,11 +77,7 @@ class FeedQueries(Database):
                 "DELETE FROM feed_subscriptions WHERE feed_id = ? AND collection = ?", (feed_id, collection)
             ).rowcount
             conn.execute("DELETE FROM feed_items WHERE feed_id = ? AND collection = ?", (feed_id, collection))
-            conn.execute(
-                "DELETE FROM feeds WHERE id = ? AND NOT EXISTS (SELECT 1 FROM feed_subscriptions s"
-                " WHERE s.feed_id = feeds.id)",
-                (feed_id,),
-            )
+            conn.execute(UNFOLLOWED_FEEDS + " AND id = ?", (feed_id,))
             return gone > 0
 
     def due_feeds(self, now: str, force: bool = False) -> list[FeedRow]:

@@ -11,7 +11,7 @@ import numpy as np
 from index.storage.database import EVERYTHING, Connection, Database, blob
 from index.storage.database import marks as sqlmarks
 from index.storage.queries.articles import ARTICLE_COLUMNS, insert_chunks, insert_sentences
-from index.storage.rows import ArticleRow, ChunkRow, NewArticle
+from index.storage.rows import ArticleRow, ChunkRow, NewArticle, StoredTwin
 
 
 def write_vectors(
@@ -38,6 +38,28 @@ class LayoutQueries(Database):
             tuple(int(i) for i in ids),
         )
         return {r[0]: ChunkRow(*r) for r in rows}
+
+    def stored_twin(self, content_hash: str, text: str) -> StoredTwin | None:
+        """The layout and vectors of an article with exactly this text in any collection (the same feed
+        item followed by many servers, one story added in two), so it need not be embedded again."""
+        row = (
+            self._connect()
+            .execute(
+                "SELECT id FROM articles WHERE content_hash = ? AND text = ? ORDER BY id LIMIT 1", (content_hash, text)
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        sentences, chunks = self.sentences(row[0]), self.article_chunks(row[0])
+        if not sentences or not chunks:
+            return None
+        return StoredTwin(
+            [(start, end, quotable) for _, start, end, quotable, _ in sentences],
+            [(chunk.first_sentence, chunk.last_sentence) for chunk, _ in chunks],
+            np.vstack([vector for *_, vector in sentences]),
+            np.vstack([vector for _, vector in chunks]),
+        )
 
     def article_chunks(self, article_id: int) -> list[tuple[ChunkRow, np.ndarray]]:
         """An article's chunks with their vectors, in order."""
