@@ -24,13 +24,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from index import syndication
-from index.errors import BylineError, InvalidInput, NotFound
+from index.errors import BylineError, FetchError, InvalidInput, NotFound
 from index.inputs import check_collection
 from index.models import Article, CitedSentence
 from index.storage import Articles, FeedItemRow, FeedRow, FeedStore, SubscriptionRow, utc_iso
 
 if TYPE_CHECKING:
     from index import extract
+    from index.fetch import FetchedPage
     from index.models import AddResult
     from index.settings import EngineSettings
 
@@ -216,7 +217,8 @@ class Feeds:
         check_collection(collection)
         if announce and not channel:
             raise InvalidInput("Announcing new articles needs a channel to post them in.")
-        known = self.store.feed_by_url(_check_url(url))
+        url = _check_url(url)
+        known = self.store.feed_by_url(url)
         if known is not None:
             feed_url, title = known.url, known.title
         else:
@@ -313,7 +315,7 @@ class Feeds:
             return self._failed(row, now, error, report)
         if parsed.malformed:
             log.info("feed %s is malformed (%s); read what could be read", row.url, parsed.malformed)
-        items = _unique(parsed.items)
+        items = list(parsed.items)
         if len(items) > self.settings.feed_max_items:
             report.skipped += len(items) - self.settings.feed_max_items
             report.problems.append(
@@ -359,7 +361,7 @@ class Feeds:
                 report.unchanged += 1
             elif previous.article_id is None or self.articles.article(sub.collection, previous.article_id) is None:
                 # never stored, or a moderator removed it: remember the edit, do not bring it back
-                remember.append(replace_hash(previous, item.entry_hash))
+                remember.append(dataclasses.replace(previous, entry_hash=item.entry_hash))
                 report.unchanged += 1
             else:
                 wanted.append((item, previous))
@@ -423,21 +425,20 @@ class Feeds:
         self,
         row: FeedRow,
         now: datetime,
-        page: object,
+        page: FetchedPage,
         parsed: syndication.ParsedFeed | None,
         *,
         body_hash: str | None = None,
         keep_validators: bool = False,
     ) -> None:
         asked = min(timedelta(seconds=syndication.asked_interval(page, parsed, now.timestamp())), MAX_ASKED)
-        headers = getattr(page, "headers", {})
         self.store.finish_poll(
             row.id,
             next_poll=utc_iso(now + max(self.interval, asked)),
             polled=utc_iso(now),
             title=parsed.title if parsed is not None else None,
-            etag=headers.get("etag"),
-            last_modified=headers.get("last-modified"),
+            etag=page.headers.get("etag"),
+            last_modified=page.headers.get("last-modified"),
             body_hash=body_hash,
             keep_validators=keep_validators,
         )
@@ -446,7 +447,7 @@ class Feeds:
         failures = row.failures + 1
         since = datetime.fromisoformat(row.failing_since) if row.failing_since else now
         delay = min(self.interval * 2**failures, MAX_BACKOFF)
-        asked = getattr(error, "retry_after", None)
+        asked = error.retry_after if isinstance(error, FetchError) else None
         if asked:
             delay = max(delay, min(timedelta(seconds=asked), MAX_ASKED))
         reason = syndication.failure_reason(error)
@@ -476,12 +477,14 @@ class Feeds:
         posts: list[Announcement] = []
         notices: list[Notice] = []
         subs: dict[tuple[int, str], SubscriptionRow | None] = {}
+        feeds: dict[int, FeedRow | None] = {}
         for item in self.store.pending_announcements():
             key = (item.feed_id, item.collection)
             if key not in subs:
                 subs[key] = self.store.subscription(*key)
-            sub = subs[key]
-            feed = self.store.feed(item.feed_id)
+            if item.feed_id not in feeds:
+                feeds[item.feed_id] = self.store.feed(item.feed_id)
+            sub, feed = subs[key], feeds[item.feed_id]
             stale = datetime.fromisoformat(item.seen) < now - ANNOUNCE_WITHIN
             if sub is None or feed is None or not sub.channel or not sub.announce or stale or item.article_id is None:
                 self.store.claim_announcement(item, "dropped", utc_iso(now))
@@ -527,21 +530,6 @@ def _item_row(
     sub: SubscriptionRow, item: syndication.FeedItem, article_id: int | None, announce: str | None, seen: str
 ) -> FeedItemRow:
     return FeedItemRow(sub.feed_id, sub.collection, item.key, item.entry_hash, article_id, announce, seen, None)
-
-
-def replace_hash(row: FeedItemRow, entry_hash: str) -> FeedItemRow:
-    return dataclasses.replace(row, entry_hash=entry_hash)
-
-
-def _unique(items: Sequence[syndication.FeedItem]) -> list[syndication.FeedItem]:
-    """The first (newest) item of each key: a feed listing one entry twice is one item."""
-    seen: set[str] = set()
-    kept = []
-    for item in items:
-        if item.key not in seen:
-            seen.add(item.key)
-            kept.append(item)
-    return kept
 
 
 def _check_url(url: str) -> str:

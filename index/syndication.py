@@ -12,16 +12,14 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from index import extract
 from index.errors import BylineError, FetchError, InvalidInput
-from index.fetch import FetchedPage
+from index.fetch import FetchedPage, retry_after
 
 FEED_TYPES = {
     "application/rss+xml": "feed",
@@ -106,12 +104,8 @@ def html_to_text(fragment: str) -> str:
     """An entry's HTML as plain paragraphs."""
     text = _BLOCK.sub("\n", fragment)
     text = html.unescape(_TAG.sub("", text))
-    lines = [re.sub(r"[ \t\xa0]+", " ", line).strip() for line in text.split("\n")]
-    paragraphs: list[str] = []
-    for line in lines:
-        if line:
-            paragraphs.append(line)
-    return "\n\n".join(paragraphs)
+    lines = (re.sub(r"[ \t\xa0]+", " ", line).strip() for line in text.split("\n"))
+    return "\n\n".join(line for line in lines if line)
 
 
 def _when(entry: Mapping) -> tuple[str | None, float | None]:
@@ -170,6 +164,11 @@ def parse(page: FetchedPage) -> ParsedFeed:
     # newest first when the entries are dated; a feed's own order (usually newest first) otherwise
     if all(item.timestamp is not None for item in items):
         items.sort(key=lambda item: -(item.timestamp or 0.0))  # stable: same-time entries keep their order
+    # one item per key, the newest: a feed listing one entry twice holds one item
+    by_key: dict[str, FeedItem] = {}
+    for item in items:
+        by_key.setdefault(item.key, item)
+    items = list(by_key.values())
     ttl = None
     raw_ttl = str(parsed.feed.get("ttl") or "").strip()
     if raw_ttl.isdigit():
@@ -252,17 +251,10 @@ def asked_interval(page: FetchedPage, feed: ParsedFeed | None, now: float | None
     match = re.search(r"max-age\s*=\s*(\d+)", control)
     if match:
         asked.append(float(match.group(1)))
-    from index.fetch import retry_after
-
-    after = retry_after(page.headers.get("retry-after"), now)
-    if after:
-        asked.append(after)
-    expires = page.headers.get("expires")
-    if expires:
-        try:
-            asked.append(parsedate_to_datetime(expires).timestamp() - (time.time() if now is None else now))
-        except (TypeError, ValueError):
-            pass
+    for header in ("retry-after", "expires"):  # seconds, or an HTTP date: the seconds until it
+        wait = retry_after(page.headers.get(header), now)
+        if wait:
+            asked.append(wait)
     return max([0.0, *asked])
 
 
