@@ -107,12 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     feed_add.add_argument("--channel", metavar="CHANNEL_ID", help="the Discord channel to announce new articles in")
     feed_add.add_argument("--announce", action="store_true", help="announce new articles in --channel")
     feed_command("list", "the feeds the collection follows, with their state")
-    feed_remove = feed_command("remove", "stop following a feed (the articles it brought stay)")
-    feed_remove.add_argument("feed_id", type=int, metavar="ID")
-    feed_pause = feed_command("pause", "stop polling a feed for this collection until resumed")
-    feed_pause.add_argument("feed_id", type=int, metavar="ID")
-    feed_resume = feed_command("resume", "poll a paused feed again (one paused for failing: now)")
-    feed_resume.add_argument("feed_id", type=int, metavar="ID")
+    for name, help_text in (
+        ("remove", "stop following a feed (the articles it brought stay)"),
+        ("pause", "stop polling a feed for this collection until resumed"),
+        ("resume", "poll a paused feed again (one paused for failing: now)"),
+    ):
+        feed_command(name, help_text).add_argument("feed_id", type=int, metavar="ID")
     feed_poll = feed_command("poll", "poll every due feed once, now (every collection's)")
     feed_poll.add_argument("--force", action="store_true", help="poll every followed feed, due or not")
     feed_test = feed_command("test", "a dry run: what following URL would add; nothing is stored")

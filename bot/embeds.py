@@ -22,6 +22,8 @@ FIELD_LIMIT = 1024
 FOOTER_LIMIT = 2048
 EMBED_TOTAL_LIMIT = 6000
 CHOICE_NAME_LIMIT = 100
+# Nothing the bot posts on its own (digests, feed announcements) may ping anyone.
+NO_MENTIONS = discord.AllowedMentions.none()
 
 ANSWER_COLOUR = discord.Colour(0x2B6CB0)
 ABSTAIN_COLOUR = discord.Colour(0x718096)

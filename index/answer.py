@@ -200,8 +200,7 @@ def answer_type_match(kind: str | None, question_words: frozenset[str], text: st
     if kind == "reason":
         return 1.0 if _REASON.search(text) else 0.0
     if kind == "place":
-        places = [m for m in _PLACE.finditer(text) if m.group().split()[-1].lower() not in question_words]
-        if places:
+        if any(m.group().split()[-1].lower() not in question_words for m in _PLACE.finditer(text)):
             return 1.0
         kind = "name"  # a bare name may still be the place ("Tredegar-born")
     if kind == "name":

@@ -220,11 +220,12 @@ def _stands_alone(match: re.Match[str]) -> bool:
 
 
 # A word members use -> the words a news article uses for the same thing. A question term is covered by a
-# sentence holding the term or any one of its equivalents (every word of a phrase). Everyday English, not
-# fitted on a question set; like the lists above, only words whose news sense is the likely one.
+# sentence holding the term or any one of its equivalents (every word of a phrase). Everyday English, only
+# words whose news sense is the likely one; some entries (moaning, chipping, pot, sacked) were written after
+# reading misses of the members' tune half (bench/members_eval.py), never its report half.
 EQUIVALENTS = {
     "boss": ("chief", "head", "chairman", "chairwoman", "director", "manager", "commissioner", "leader"),
-    "bosses": ("chiefs", "executives", "directors", "managers", "bosses", "board"),
+    "bosses": ("chiefs", "executives", "directors", "managers", "board"),
     "ceo": ("chief executive",),
     "pm": ("prime minister",),
     "cops": ("police",),
@@ -246,12 +247,12 @@ EQUIVALENTS = {
     "cash": ("money", "funding", "funds"),
     "pay": ("wages", "salary", "paid"),
     "buy": ("acquire", "purchase", "takeover", "bought"),
-    "bought": ("acquired", "purchased", "takeover", "bought"),
+    "bought": ("acquired", "purchased", "takeover"),
     "killed": ("died", "dead", "death", "deaths"),
     "died": ("killed", "dead", "death", "deaths"),
     "hurt": ("injured", "injuries", "injury"),
     "injured": ("hurt", "injuries", "injury"),
-    "shut": ("closed", "closure", "shut"),
+    "shut": ("closed", "closure"),
     "plane": ("aircraft", "jet", "flight"),
     "planes": ("aircraft", "jets"),
     "jets": ("aircraft", "planes"),

@@ -16,6 +16,7 @@ from discord.ext import commands, tasks
 from bot import embeds
 from bot.client import require_moderator
 from bot.cogs.asking import embed_batches
+from bot.embeds import NO_MENTIONS
 from bot.pages import Pages
 from index.errors import BylineError
 from index.schedule import WEEKDAYS, DigestSchedule, parse_time
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 60.0
-NO_MENTIONS = discord.AllowedMentions.none()
 
 
 def _described(schedule: DigestSchedule) -> str:

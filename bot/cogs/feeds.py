@@ -17,6 +17,7 @@ from discord.ext import commands, tasks
 
 from bot import embeds, render
 from bot.client import require_moderator
+from bot.embeds import NO_MENTIONS
 from index.errors import BylineError
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 60.0
-NO_MENTIONS = discord.AllowedMentions.none()
 
 
 def _followed(feed: Feed, new: bool, backfill: int) -> str:
@@ -99,22 +99,24 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="Follow RSS/
         posts, notices = await self.bot.run_engine(feeds.announcements)
         posted = 0
         for post in posts:
-            try:
-                channel = self.bot.get_partial_messageable(int(post.channel))
-                await channel.send(embed=embeds.feed_item_embed(post), allowed_mentions=NO_MENTIONS)
+            if await self._send(
+                post.channel, f"announcement of article {post.article.id}", embed=embeds.feed_item_embed(post)
+            ):
                 posted += 1
                 self.bot.metrics.feed_announcements.inc()
-            except (discord.HTTPException, ValueError) as exc:
-                log.warning(
-                    "announcement of article %s in channel %s not posted: %s", post.article.id, post.channel, exc
-                )
         for notice in notices:
-            try:
-                channel = self.bot.get_partial_messageable(int(notice.channel))
-                await channel.send(embeds.no_pings(notice.text), allowed_mentions=NO_MENTIONS)
-            except (discord.HTTPException, ValueError) as exc:
-                log.warning("feed notice in channel %s not posted: %s", notice.channel, exc)
+            await self._send(notice.channel, "feed notice", content=embeds.no_pings(notice.text))
         return posted
+
+    async def _send(self, channel_id: str, what: str, **message: object) -> bool:
+        """Post in a channel by id, without mentions; a failure is logged (what was claimed is not retried)."""
+        try:
+            channel = self.bot.get_partial_messageable(int(channel_id))
+            await channel.send(allowed_mentions=NO_MENTIONS, **message)  # type: ignore[arg-type]
+        except (discord.HTTPException, ValueError) as exc:
+            log.warning("%s in channel %s not posted: %s", what, channel_id, exc)
+            return False
+        return True
 
     # -- commands ---------------------------------------------------------------------------------
     @app_commands.command(name="add", description="Follow a feed (or the feed a news site's page names).")
