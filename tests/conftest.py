@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -38,8 +39,11 @@ def make_engine(embedder: Embedder, tmp_path: Path) -> Iterator[Callable[..., En
     """Engines over fresh data dirs (or a given one), sharing the session's model."""
     engines: list[Engine] = []
 
-    def factory(data_dir: Path | None = None, **settings: object) -> Engine:
-        engine = Engine(EngineSettings(data_dir=data_dir or tmp_path / f"data{len(engines)}", **settings), embedder)
+    def factory(
+        data_dir: Path | None = None, clock: Callable[[], datetime] | None = None, **settings: object
+    ) -> Engine:
+        directory = data_dir or tmp_path / f"data{len(engines)}"
+        engine = Engine(EngineSettings(data_dir=directory, **settings), embedder, clock=clock)
         engines.append(engine)
         return engine
 

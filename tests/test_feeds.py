@@ -17,8 +17,7 @@ from conftest import fresh_database, run_cli
 from feed_server import Entry, FeedServer, atom, rdf, rss
 
 import index.fetch
-from index import Engine, EngineSettings
-from index.embedding import Embedder
+from index import Engine
 from index.errors import FetchError, InvalidInput
 from index.syndication import SUMMARY_MARK, normalise_link
 
@@ -135,25 +134,15 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def feed_engine(
-    embedder: Embedder, tmp_path: Path, server: FeedServer, clock: Clock
-) -> Iterator[Callable[..., Engine]]:
-    engines: list[Engine] = []
+def feed_engine(make_engine: Callable[..., Engine], server: FeedServer, clock: Clock) -> Callable[..., Engine]:
+    """Engines on the test's clock that may fetch from the loopback feed server."""
 
     def make(**settings: object) -> Engine:
-        values = {
-            "data_dir": tmp_path / f"data{len(engines)}",
-            "fetch_allow_private": True,
-            "fetch_allowed_ports": frozenset({server.port}),
-            **settings,
-        }
-        engine = Engine(EngineSettings(**values), embedder, clock=clock)  # type: ignore[arg-type]
-        engines.append(engine)
-        return engine
+        return make_engine(
+            clock=clock, **{"fetch_allow_private": True, "fetch_allowed_ports": frozenset({server.port}), **settings}
+        )
 
-    yield make
-    for engine in engines:
-        engine.close()
+    return make
 
 
 def only(reports: list) -> object:
