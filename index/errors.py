@@ -15,11 +15,16 @@ class NotFound(BylineError):
 
 
 class FetchError(BylineError):
-    """A URL could not be fetched, or fetching it was refused for safety. `status` is the HTTP status the
-    server answered (None when it never answered), `retry_after` the seconds it asked us to wait."""
+    """A URL could not be fetched, or fetching it was refused for safety. `reason` is a short code for
+    machines and moderators' lists, set where the error is raised: "bad link", "refused address",
+    "unreachable", "too slow", "too large", "wrong type", "redirects" or "http" (then `status` is the
+    HTTP status the server answered). `retry_after` is the seconds the server asked us to wait."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, reason: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
+        self.reason = reason
         self.status = status
         self.retry_after = retry_after
 

@@ -109,15 +109,15 @@ def _resolve(host: str, port: int, resolver: Resolver, allow_private: bool) -> s
     try:
         infos = resolver(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError):
-        raise FetchError(f"Could not find the server {host!r}; check the link.") from None
+        raise FetchError(f"Could not find the server {host!r}; check the link.", reason="unreachable") from None
     addresses = [info[4][0] for info in infos]
     if not addresses:
-        raise FetchError(f"Could not find the server {host!r}; check the link.")
+        raise FetchError(f"Could not find the server {host!r}; check the link.", reason="unreachable")
     if not allow_private:
         for address in addresses:
             reason = address_refusal(address)
             if reason:
-                raise FetchError(f"Refused to fetch {host}: it points to {reason}.")
+                raise FetchError(f"Refused to fetch {host}: it points to {reason}.", reason="refused address")
     return addresses[0]
 
 
@@ -142,19 +142,22 @@ def fetch(
     for _ in range(MAX_REDIRECTS + 1):
         parts = urlsplit(current)
         if parts.scheme not in ("http", "https"):
-            raise FetchError("Only http and https links can be added.")
+            raise FetchError("Only http and https links can be added.", reason="bad link")
         if not parts.hostname:
-            raise FetchError("That link has no host name.")
+            raise FetchError("That link has no host name.", reason="bad link")
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
-            raise FetchError("That link has an invalid port.") from None
+            raise FetchError("That link has an invalid port.", reason="bad link") from None
         if port not in allowed_ports:
-            raise FetchError(f"Refused to fetch from port {port}; allowed ports are {sorted(allowed_ports)}.")
+            raise FetchError(
+                f"Refused to fetch from port {port}; allowed ports are {sorted(allowed_ports)}.",
+                reason="refused address",
+            )
         address = _resolve(parts.hostname, port, resolver, allow_private)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise FetchError("The page took too long to answer.")
+            raise FetchError("The page took too long to answer.", reason="too slow")
         conn_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
         conn = conn_class(parts.hostname, port, address, timeout=remaining)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -174,7 +177,7 @@ def fetch(
             if response.status in (301, 302, 303, 307, 308):
                 location = response.getheader("Location")
                 if not location:
-                    raise FetchError("The page redirected without saying where.")
+                    raise FetchError("The page redirected without saying where.", reason="redirects")
                 current = urljoin(current, location)
                 continue
             if response.status == 304 and headers:
@@ -182,39 +185,42 @@ def fetch(
             if response.status >= 400:
                 raise FetchError(
                     f"The page could not be fetched: the server answered HTTP {response.status}.",
+                    reason="http",
                     status=response.status,
                     retry_after=retry_after(response.getheader("Retry-After")),
                 )
             content_type = (response.getheader("Content-Type") or "text/html").split(";")[0].strip().lower()
             kind = accepted.get(content_type)
             if kind is None:
-                raise FetchError(f"That link is {content_type}, not {wanted}.")
+                raise FetchError(f"That link is {content_type}, not {wanted}.", reason="wrong type")
             length = response.getheader("Content-Length")
             if length and length.isdigit() and int(length) > max_bytes:
-                raise FetchError(f"The page is larger than the {human_size(max_bytes)} limit.")
+                raise FetchError(f"The page is larger than the {human_size(max_bytes)} limit.", reason="too large")
             body = bytearray()
             while True:
                 if time.monotonic() > deadline:
-                    raise FetchError("The page took too long to download.")
+                    raise FetchError("The page took too long to download.", reason="too slow")
                 piece = response.read1(65536)
                 if not piece:
                     if time.monotonic() >= deadline:  # the watchdog cut it: not the real end of the page
-                        raise FetchError("The page took too long to download.")
+                        raise FetchError("The page took too long to download.", reason="too slow")
                     break
                 body.extend(piece)
                 if len(body) > max_bytes:
-                    raise FetchError(f"The page is larger than the {human_size(max_bytes)} limit.")
+                    raise FetchError(f"The page is larger than the {human_size(max_bytes)} limit.", reason="too large")
             charset = response.headers.get_content_charset()
             return FetchedPage(
                 url=current, kind=kind, body=bytes(body), charset=charset, status=response.status, headers=answered
             )
         except TimeoutError:
-            raise FetchError("The page took too long to answer.") from None
+            raise FetchError("The page took too long to answer.", reason="too slow") from None
         except (OSError, http.client.HTTPException, ValueError) as exc:
             if time.monotonic() >= deadline:
-                raise FetchError("The page took too long to answer.") from None
-            raise FetchError(f"Could not connect to {parts.hostname}: {exc.__class__.__name__}.") from None
+                raise FetchError("The page took too long to answer.", reason="too slow") from None
+            raise FetchError(
+                f"Could not connect to {parts.hostname}: {exc.__class__.__name__}.", reason="unreachable"
+            ) from None
         finally:
             watchdog.cancel()
             conn.close()
-    raise FetchError(f"The page redirected more than {MAX_REDIRECTS} times.")
+    raise FetchError(f"The page redirected more than {MAX_REDIRECTS} times.", reason="redirects")

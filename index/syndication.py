@@ -259,18 +259,10 @@ def asked_interval(page: FetchedPage, feed: ParsedFeed | None, now: float | None
 
 
 def failure_reason(error: BylineError) -> str:
-    """A short reason for a moderator: "HTTP 403", "not a feed", "too large", "unreachable", ..."""
-    if isinstance(error, FetchError) and error.status:
-        return f"HTTP {error.status}"
-    text = str(error)
+    """A short reason for a moderator: "HTTP 403", "not a feed", "too large", "unreachable", ... (the
+    fetcher's reason code; any other error's own sentence, cut short)."""
+    if isinstance(error, FetchError):
+        return f"HTTP {error.status}" if error.status else error.reason
     if isinstance(error, NotAFeed):
         return "not a feed"
-    if "limit" in text and "larger" in text:
-        return "too large"
-    if "too long" in text:
-        return "too slow"
-    if "Refused" in text:
-        return "refused address"
-    if "Could not find" in text or "Could not connect" in text:
-        return "unreachable"
-    return text.rstrip(".")[:80]
+    return str(error).rstrip(".")[:80]

@@ -397,7 +397,7 @@ def test_a_name_that_resolves_to_an_internal_address_is_refused_without_connecti
     with pytest.raises(FetchError) as refused:
         fetch("http://innocent.example/news/story", resolver=resolver)
 
-    assert reason in str(refused.value)
+    assert reason in str(refused.value) and refused.value.reason == "refused address"
     assert "innocent.example" in str(refused.value)
     _one_sentence(str(refused.value))
     assert resolver.calls == [("innocent.example", 80)]
@@ -419,9 +419,10 @@ def test_a_name_with_one_public_and_one_internal_address_is_refused(no_connectio
 def test_only_http_and_https_links_can_be_added(no_connections: Connections, url: str) -> None:
     resolver = StubResolver({"files.example": ["93.184.216.34"], "x.example": ["93.184.216.34"]})
 
-    with pytest.raises(FetchError, match="Only http and https"):
+    with pytest.raises(FetchError, match="Only http and https") as refused:
         fetch(url, resolver=resolver)
 
+    assert refused.value.reason == "bad link"
     assert resolver.calls == []
     assert no_connections.requested == []
 
@@ -433,6 +434,7 @@ def test_a_port_that_is_not_allowed_is_refused(no_connections: Connections) -> N
         fetch("http://news.example:6379/", resolver=resolver)
 
     _one_sentence(str(refused.value))
+    assert refused.value.reason == "refused address"
     assert resolver.calls == []
     assert no_connections.requested == []
 
@@ -463,6 +465,7 @@ def test_a_redirect_chain_longer_than_five_is_refused(site: Site) -> None:
         fetch(site.url(f"/hop/{MAX_REDIRECTS + 1}"), allow_private=True, allowed_ports=frozenset({site.port}))
 
     _one_sentence(str(refused.value))
+    assert refused.value.reason == "redirects"
     assert "/hop/0" not in site.paths
 
 
@@ -524,13 +527,16 @@ def test_a_body_larger_than_the_limit_is_aborted_while_streaming(site: Site) -> 
         _local_fetch(site, "/endless", max_bytes=100_000, timeout=20)
 
     _one_sentence(str(refused.value))
+    assert refused.value.reason == "too large"
     # The limit shown to the user must be the real one (100 kB), not rounded down to "0 MB".
     assert " 0 MB" not in str(refused.value), f"the message misstates the limit: {refused.value}"
 
 
 def test_a_page_that_declares_a_huge_length_is_refused_before_downloading(site: Site) -> None:
-    with pytest.raises(FetchError, match="larger than"):
+    with pytest.raises(FetchError, match="larger than") as refused:
         _local_fetch(site, "/declared-huge", max_bytes=10_000_000)
+
+    assert refused.value.reason == "too large"
 
 
 def test_an_image_link_is_refused(site: Site) -> None:
@@ -538,6 +544,7 @@ def test_an_image_link_is_refused(site: Site) -> None:
         _local_fetch(site, "/photo")
 
     _one_sentence(str(refused.value))
+    assert refused.value.reason == "wrong type"
 
 
 def test_a_missing_page_gives_http_404(site: Site) -> None:
@@ -545,6 +552,28 @@ def test_a_missing_page_gives_http_404(site: Site) -> None:
         _local_fetch(site, "/no/such/story")
 
     _one_sentence(str(refused.value))
+    assert (refused.value.reason, refused.value.status) == ("http", 404)
+
+
+def test_a_name_that_does_not_resolve_is_unreachable(no_connections: Connections) -> None:
+    with pytest.raises(FetchError, match="Could not find the server") as refused:
+        fetch("https://no-such-outlet.example/story", resolver=StubResolver())
+
+    _one_sentence(str(refused.value))
+    assert refused.value.reason == "unreachable"
+    assert no_connections.requested == []
+
+
+def test_a_port_nobody_listens_on_is_unreachable() -> None:
+    with socket.socket() as placeholder:  # bind and close: a loopback port with nothing behind it
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]
+
+    with pytest.raises(FetchError, match="Could not connect") as refused:
+        fetch(f"http://127.0.0.1:{port}/story", allow_private=True, allowed_ports=frozenset({port}))
+
+    _one_sentence(str(refused.value))
+    assert refused.value.reason == "unreachable"
 
 
 def test_a_server_that_never_answers_takes_too_long(site: Site) -> None:
@@ -552,14 +581,16 @@ def test_a_server_that_never_answers_takes_too_long(site: Site) -> None:
         _local_fetch(site, "/silent", timeout=1)
 
     _one_sentence(str(refused.value))
+    assert refused.value.reason == "too slow"
 
 
 @pytest.mark.parametrize("path", ["/trickle-body", "/trickle-headers"])
 def test_a_server_that_trickles_bytes_cannot_hold_the_fetch_past_its_deadline(site: Site, path: str) -> None:
     # The server sends a few bytes every 0.2 s for 8 s, so no single read ever times out. With a 1 s
     # deadline the fetcher must give up and hang up on the server long before the server is done.
-    with pytest.raises(FetchError, match="took too long"):
+    with pytest.raises(FetchError, match="took too long") as refused:
         _local_fetch(site, path, timeout=1)
 
+    assert refused.value.reason == "too slow"
     assert site.trickle_done.wait(15), "the trickling server never finished"
     assert site.cut_off.get(path) is True, "the fetcher kept reading until the server finished trickling"
