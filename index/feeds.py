@@ -511,8 +511,8 @@ class Feeds:
             if self.store.claim_announcement(item, "posted", utc_iso(now)):
                 lead = self.lead(item.collection, article.id)
                 posts.append(Announcement(item.collection, sub.channel, feed.title, article, lead))
-        for sub in self.store.subscriptions():
-            if sub.notice == "pending" and self.store.claim_notice(sub.feed_id, sub.collection):
+        for sub in self.store.subscriptions(notice="pending"):
+            if self.store.claim_notice(sub.feed_id, sub.collection):
                 feed = self.store.feed(sub.feed_id)
                 if feed is not None and sub.channel:
                     notices.append(

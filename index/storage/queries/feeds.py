@@ -167,15 +167,15 @@ class FeedQueries(Database):
         )
         return _subscription(row) if row else None
 
-    def subscriptions(self, *, collection: str | None = None, feed_id: int | None = None) -> list[SubscriptionRow]:
+    def subscriptions(
+        self, *, collection: str | None = None, feed_id: int | None = None, notice: str | None = None
+    ) -> list[SubscriptionRow]:
         sql = f"SELECT {SUBSCRIPTION_COLUMNS} FROM feed_subscriptions WHERE 1 = 1"
         params: list[object] = []
-        if collection is not None:
-            sql += " AND collection = ?"
-            params.append(collection)
-        if feed_id is not None:
-            sql += " AND feed_id = ?"
-            params.append(feed_id)
+        for column, value in (("collection", collection), ("feed_id", feed_id), ("notice", notice)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                params.append(value)
         rows = self._connect().execute(sql + " ORDER BY feed_id, collection", params).fetchall()
         return [_subscription(row) for row in rows]
 
