@@ -62,11 +62,17 @@ class SearchIndexes:
         """The collections in memory, least recently used first."""
         return list(self._held)
 
-    def _touch(self, collection: str) -> None:
+    def _held_at(self, collection: str, revision: int) -> SearchIndex | None:
+        """The held index if it is at `revision` (a hit: counted, and made the most recently used)."""
+        current = self._held.get(collection)
+        if current is None or current.revision != revision:
+            return None
+        self.counts.hits += 1
         try:
             self._held.move_to_end(collection)
         except KeyError:  # dropped by another thread meanwhile: the next get loads it again
             pass
+        return current
 
     def paths(self, collection: str) -> tuple[Path, Path]:
         return self.cache_dir / f"{collection}.faiss", self.cache_dir / f"{collection}.bm25"
@@ -91,16 +97,10 @@ class SearchIndexes:
     def get(self, collection: str) -> SearchIndex:
         """The index for the collection at the store's current revision: memory, else files, else the store."""
         revision = self.store.revision(collection)
-        current = self._held.get(collection)
-        if current is not None and current.revision == revision:
-            self.counts.hits += 1
-            self._touch(collection)
+        if (current := self._held_at(collection, revision)) is not None:
             return current
         with self._lock:
-            current = self._held.get(collection)
-            if current is not None and current.revision == revision:
-                self.counts.hits += 1
-                self._touch(collection)
+            if (current := self._held_at(collection, revision)) is not None:
                 return current
             self.check_model()
             header = self.header(collection, revision)
