@@ -122,7 +122,8 @@ _TIME_QUESTION = re.compile(
     re.IGNORECASE,
 )
 _NUMBER_QUESTION = re.compile(
-    r"\b(how (many|much|long|old|far|big|large|high|tall|deep|wide|often|fast|heavy)|what (percentage|percent"
+    r"\b(how (many|much|long|old|far|big|large|high|tall|deep|wide|often|fast|heavy|close|near|thick|quickly|hot"
+    r"|cold|warm|expensive)|what (percentage|percent"
     r"|number|amount|proportion|fraction|share|size|population|temperature|speed|distance|rate)"
     r"|(the|final) (scoreline|price|cost)|score\b(?! of)|price of|cost of)",
     re.IGNORECASE,
@@ -169,18 +170,20 @@ _WORD = re.compile(r"[\w'’-]+")
 def question_kind(text: str) -> str | None:
     """ "time", "number", "name", "place", "reason" or None (any answer), from the question's wording.
     The first question phrase decides: "how old was he when he was elected" asks for a number."""
-    found = [
-        (match.start(), kind)
-        for kind, pattern in (
-            ("time", _TIME_QUESTION),
-            ("number", _NUMBER_QUESTION),
-            ("name", _NAME_QUESTION),
-            ("place", _PLACE_QUESTION),
-            ("reason", _REASON_QUESTION),
+    found = [  # (where, which): at the same place the earlier pattern wins ("how long ago" is a time)
+        (match.start(), n, kind)
+        for n, (kind, pattern) in enumerate(
+            (
+                ("time", _TIME_QUESTION),
+                ("number", _NUMBER_QUESTION),
+                ("name", _NAME_QUESTION),
+                ("place", _PLACE_QUESTION),
+                ("reason", _REASON_QUESTION),
+            )
         )
         if (match := pattern.search(text))
     ]
-    return min(found)[1] if found else None
+    return min(found)[2] if found else None
 
 
 def focus_terms(text: str) -> frozenset[str]:

@@ -19,6 +19,9 @@ from index.answer import answer_type_match, question_kind
         ("what did the tickets cost? price of a ticket", "number"),
         ("how old was he when he was elected", "number"),  # the first question phrase decides
         ("when was he how many years old", "time"),
+        ("how long ago did the bridge open", "time"),  # both patterns start at "how": the time one wins
+        ("how close to a school can an internet cafe be", "number"),
+        ("how expensive r the tickets", "number"),
         ("who's the boss of tata rn", "name"),
         ("where is the steel mill", "place"),
         ("what city hosts the final", "place"),
