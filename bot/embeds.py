@@ -69,6 +69,30 @@ def fragment_link(url: str | None, text: str) -> str | None:
     return f"{url}#:~:text={directive}"
 
 
+_SPACE = re.compile(r"\s+")
+
+
+def quote_body(text: str, answer_span: tuple[int, int] | None, budget: int) -> tuple[str, bool]:
+    """A verbatim quote as one line of Discord markdown, the words that answer in bold; cut to `budget`
+    characters (the answer kept whole where it fits). Returns the line and whether it was cut."""
+    one_line = lambda piece: _SPACE.sub(" ", piece)  # noqa: E731  (a line break would end the block quote)
+    if answer_span is None or not 0 <= answer_span[0] < answer_span[1] <= len(text):
+        plain = one_line(text).strip()
+        return (escape(plain), False) if len(plain) <= budget else (escape(trim(plain, budget)), True)
+    before, answer, after = (
+        one_line(p) for p in (text[: answer_span[0]], text[slice(*answer_span)], text[answer_span[1] :])
+    )
+    before, after = before.lstrip(), after.rstrip()
+    cut = False
+    if len(before) + len(answer) + len(after) > budget:
+        room = budget - len(before) - len(answer)
+        if room < 12:  # the answer itself does not fit: the plain quote, cut
+            return quote_body(text, None, budget)
+        lead = " " if after.startswith(" ") else ""
+        after, cut = lead + trim(after, room - len(lead)), True
+    return f"{escape(before)}**{escape(answer)}**{escape(after)}", cut
+
+
 def _source_line(number: int, title: str, url: str | None, published: str | None, article_id: int) -> str:
     name = escape(trim(title, 120))
     linked = f"[{name}]({url})" if url else f"{name} (article #{article_id})"
@@ -115,9 +139,8 @@ def answer_embed(answer: Answer, articles_searched: int) -> discord.Embed:
     blocks = []
     trimmed = False
     for quote, number in zip(answer.quotes, numbers, strict=True):
-        body = escape(" ".join(quote.text.split()))  # a line break would end the block quote
-        if len(body) > budget:
-            body, trimmed = trim(body, budget), True
+        body, cut = quote_body(quote.text, quote.answer_span, budget)
+        trimmed = trimmed or cut
         link = fragment_link(quote.url, quote.text)
         marker = f"[[{number}]]({link})" if link else f"[{number}]"
         blocks.append(f"> {body} {marker}")

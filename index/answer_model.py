@@ -23,8 +23,9 @@ MODEL_FILE = "model.onnx"
 CARD_FILE = "model.json"  # checksum, input format, calibrated threshold
 # The sentence comes first in the pair's second segment, so truncation cuts the context, never it.
 CONTEXT_MARK = " [SEP] "
-MAX_TOKENS = 128
+MAX_TOKENS = 96  # question + sentence + context; truncation cuts the longer segment's end (the context) first
 CONTEXT_CHARS = 300  # the previous sentence, cut to its last characters
+MAX_ANSWER_PIECES = 30  # an answer span longer than this many word pieces is not an answer, it is the sentence
 
 
 def pair_text(sentence: str, previous: str | None) -> str:
@@ -90,13 +91,46 @@ class AnswerModel:
 
     def logits(self, question: str, pairs: Sequence[tuple[str, str | None]]) -> np.ndarray:
         """One logit per (sentence, previous sentence) pair."""
+        return self.read(question, pairs)[0]
+
+    def read(
+        self, question: str, pairs: Sequence[tuple[str, str | None]]
+    ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+        """One logit per (sentence, previous sentence) pair, and where in each sentence the answer lies
+        (characters of the sentence; None from a model without a span head)."""
         out = np.zeros(len(pairs), dtype=np.float32)
+        spans: list[tuple[int, int] | None] = [None] * len(pairs)
         if not pairs:
-            return out
+            return out, spans
         inputs = [(question, pair_text(s, p)) for s, p in pairs]
-        for logits, _, positions in self.load().run(inputs):
-            out[positions] = logits.reshape(-1)
-        return out
+        for outputs, _, positions, encodings in self.load().run_all(inputs):
+            out[positions] = outputs[0].reshape(-1)
+            if len(outputs) >= 3:
+                for row, position in enumerate(positions):
+                    sentence = len(pairs[position][0])
+                    spans[position] = best_span(outputs[1][row], outputs[2][row], encodings[row], sentence)
+        return out, spans
 
     def probabilities(self, question: str, pairs: Sequence[tuple[str, str | None]]) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.logits(question, pairs)))
+
+
+def best_span(starts: np.ndarray, ends: np.ndarray, encoding, sentence_chars: int) -> tuple[int, int] | None:
+    """The characters (of the sentence) of the highest-scoring span start <= end within MAX_ANSWER_PIECES,
+    among the pieces of the sentence itself (not the question, not the context after it)."""
+    pieces = [
+        t
+        for t, (sequence, (_, end)) in enumerate(zip(encoding.sequence_ids, encoding.offsets, strict=True))
+        if sequence == 1 and end <= sentence_chars
+    ]
+    if not pieces:
+        return None
+    first, last = pieces[0], pieces[-1] + 1
+    start_scores = starts[first:last].astype(np.float64)
+    end_scores = ends[first:last].astype(np.float64)
+    pair = start_scores[:, None] + end_scores[None, :]
+    n = len(start_scores)
+    allowed = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), MAX_ANSWER_PIECES)
+    pair[~allowed] = -np.inf
+    i, j = np.unravel_index(int(np.argmax(pair)), pair.shape)
+    return encoding.offsets[first + i][0], encoding.offsets[first + j][1]

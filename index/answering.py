@@ -108,7 +108,11 @@ class Answering:
             if recent:
                 sentences = self._favour_recent(sentences)
             chosen = pick_quotes(sentences, limit, self.scoring)
-        quotes = self._quotes(chosen, texts)
+        spans = None
+        if judgement is not None and self.judge is not None:
+            threshold = self.judge.threshold
+            spans = [judgement.span_of(s, threshold) for s in chosen]
+        quotes = self._quotes(chosen, texts, spans)
         answer = "\n".join(f"“{q.text}” [{n}]" for q, n in zip(quotes, citation_numbers(quotes), strict=True))
         extractive = Answer(question, answer, False, tuple(quotes), took(), (), confidence)
         if self.llm is None:
@@ -120,11 +124,25 @@ class Answering:
         pool = self._quotes(pooled, texts)
         return extractive, LLMDraft(tuple(pool), tuple(self.evidence.related(candidates, chunk_scores)))
 
-    def _quotes(self, chosen: list[ScoredSentence], texts: dict[tuple[int, int], str]) -> list[Quote]:
+    def _quotes(
+        self,
+        chosen: list[ScoredSentence],
+        texts: dict[tuple[int, int], str],
+        spans: list[tuple[int, int] | None] | None = None,
+    ) -> list[Quote]:
         refs = self.store.article_refs(sorted({s.article_id for s in chosen}))
+        spans = spans or [None] * len(chosen)
         return [
-            Quote(texts[s.article_id, s.index], s.article_id, *refs[s.article_id], s.start, s.end, round(s.score, 4))
-            for s in chosen
+            Quote(
+                texts[s.article_id, s.index],
+                s.article_id,
+                *refs[s.article_id],
+                s.start,
+                s.end,
+                round(s.score, 4),
+                answer_within(texts[s.article_id, s.index], span),
+            )
+            for s, span in zip(chosen, spans, strict=True)
         ]
 
     def _llm_answer(self, extractive: Answer, draft: LLMDraft, started: float) -> Answer:
@@ -174,6 +192,21 @@ class Answering:
             replace(s, score=s.score + RECENCY_WEIGHT * (ordinals.get(s.article_id, oldest) - oldest) / span)
             for s in sentences
         ]
+
+
+def answer_within(text: str, span: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The answer's characters in a quote, trimmed of spaces and a trailing comma or full stop; None when
+    the span is empty or is the whole quote (then nothing would stand out)."""
+    if span is None:
+        return None
+    start, end = max(0, span[0]), min(len(text), span[1])
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in ",.;:"):
+        end -= 1
+    if end <= start or (start == 0 and end >= len(text.rstrip(" .!?"))):
+        return None
+    return start, end
 
 
 def no_answer(related: Iterable[ArticleRef]) -> str:

@@ -25,6 +25,15 @@ class Judgement:
     ranked: tuple[ScoredSentence, ...]  # the judged candidates, best first; `score` is the ranking value
     probabilities: tuple[float, ...]  # of `ranked`, same order
     confidence: float  # the best candidate's probability of answering
+    spans: tuple[tuple[int, int] | None, ...] = ()  # of `ranked`: the answer's characters in each sentence
+
+    def span_of(self, sentence: ScoredSentence, threshold: float) -> tuple[int, int] | None:
+        """Where the answer lies in a judged sentence, if the model says it answers (probability at or
+        above the threshold); None otherwise, or from a model without a span head."""
+        for s, p, span in zip(self.ranked, self.probabilities, self.spans, strict=False):
+            if (s.article_id, s.index) == (sentence.article_id, sentence.index):
+                return span if p >= threshold else None
+        return None
 
     def answering(self, threshold: float) -> list[ScoredSentence]:
         return [s for s, p in zip(self.ranked, self.probabilities, strict=True) if p >= threshold]
@@ -52,13 +61,13 @@ class AnswerJudge:
             return Judgement((), (), 0.0)
         previous = self.previous_sentences(top, texts)
         pairs = [(texts[s.article_id, s.index], previous.get((s.article_id, s.index))) for s in top]
-        logits = self.model.logits(question, pairs)
+        logits, spans = self.model.read(question, pairs)
         probabilities = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
         ranking = logits + self.blend * np.array([s.score for s in top])
         order = np.argsort(-ranking, kind="stable")
         ranked = tuple(replace(top[i], score=float(ranking[i])) for i in order)
         chosen = tuple(float(probabilities[i]) for i in order)
-        return Judgement(ranked, chosen, float(probabilities.max()))
+        return Judgement(ranked, chosen, float(probabilities.max()), tuple(spans[i] for i in order))
 
     def previous_sentences(
         self, sentences: list[ScoredSentence], texts: dict[tuple[int, int], str]
@@ -67,8 +76,11 @@ class AnswerJudge:
 
     def reordered(self, judgement: Judgement, ranked: list[ScoredSentence]) -> Judgement:
         """The same judgement with new ranking values (e.g. a recency bonus), sorted again."""
-        pairs = sorted(zip(ranked, judgement.probabilities, strict=True), key=lambda x: x[0].score, reverse=True)
-        return Judgement(tuple(s for s, _ in pairs), tuple(p for _, p in pairs), judgement.confidence)
+        spans = judgement.spans or (None,) * len(ranked)
+        rows = sorted(zip(ranked, judgement.probabilities, spans, strict=True), key=lambda x: x[0].score, reverse=True)
+        return Judgement(
+            tuple(s for s, _, _ in rows), tuple(p for _, p, _ in rows), judgement.confidence, tuple(x for *_, x in rows)
+        )
 
 
 def previous_sentences(

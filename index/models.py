@@ -90,9 +90,20 @@ class Quote:
     start: int
     end: int
     score: float
+    # Where the answer lies inside the quote (characters of `text`, end exclusive), when the answer model
+    # found it: the quote stays verbatim, the faces only emphasise text[answer_span[0]:answer_span[1]].
+    answer_span: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Quote:
+        """The inverse of to_json; a quote logged before answer spans existed has none."""
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        if fields.get("answer_span") is not None:
+            fields["answer_span"] = tuple(fields["answer_span"])
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -144,7 +155,7 @@ class Answer:
             question=data["question"],
             answer=data["answer"],
             abstained=data["abstained"],
-            quotes=tuple(Quote(**{k: q[k] for k in Quote.__dataclass_fields__}) for q in data.get("quotes", ())),
+            quotes=tuple(Quote.from_json(q) for q in data.get("quotes", ())),
             took_ms=data.get("took_ms", 0.0),
             related=tuple(
                 ArticleRef(**{k: r[k] for k in ArticleRef.__dataclass_fields__}) for r in data.get("related", ())

@@ -132,6 +132,14 @@ class TransformerRunner:
         self, inputs: Sequence[str] | Sequence[tuple[str, str]]
     ) -> Iterator[tuple[np.ndarray, np.ndarray, list[int]]]:
         """Yields (first output, attention mask, positions in `inputs`) per length-sorted batch."""
+        for outputs, mask, positions, _ in self.run_all(inputs):
+            yield outputs[0], mask, positions
+
+    def run_all(
+        self, inputs: Sequence[str] | Sequence[tuple[str, str]]
+    ) -> Iterator[tuple[list, np.ndarray, list, list]]:
+        """Yields (every output, attention mask, positions in `inputs`, their encodings) per length-sorted
+        batch: the encodings' offsets map a per-piece output back to characters of the texts."""
         encodings = self._tokenizer.encode_batch(list(inputs))
         order = sorted(range(len(encodings)), key=lambda i: -len(encodings[i].ids))
         for start in range(0, len(order), self.batch_size):
@@ -146,5 +154,5 @@ class TransformerRunner:
                 ids[row, :n] = encoding.ids
                 types[row, :n] = encoding.type_ids
                 mask[row, :n] = 1
-            output = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
-            yield output, mask, positions
+            outputs = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+            yield outputs, mask, positions, [encodings[p] for p in positions]

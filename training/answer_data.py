@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from index.chunking import Span, split_sentences
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SQUAD_V1 = DATA / "squad-v1.1-dev" / "dev-v1.1.json"
 SQUAD_V2 = DATA / "squad-v2.0-dev" / "dev-v2.0.reconstructed.json"
+SQUAD_TRAIN = DATA / "squad-v1.0-train" / "train-v1.0.explorer.json"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Pair:
     label: int
     article: str
     kind: str  # "gold", "paragraph", "article", "other", "unanswerable"
+    answer: tuple[int, int] | None = None  # of a gold pair: the answer's characters within `sentence`
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def pairs(
             continue
         gold = gold_sentences(paragraph, spans)
         for i in sorted(gold):
-            out.append(pair_of(question, paragraph, i, 1, "gold"))
+            out.append(pair_of(question, paragraph, i, 1, "gold", spans[0]))
         others = [i for i in range(len(paragraph.sentences)) if i not in gold]
         for i in rng.sample(others, min(per_paragraph, len(others))):
             out.append(pair_of(question, paragraph, i, 0, "paragraph"))
@@ -194,9 +197,17 @@ def candidate_pairs(part: str, engine, collection: str = "squad", per_question: 
     return out
 
 
-def pair_of(question: str, paragraph: Paragraph, i: int, label: int, kind: str) -> Pair:
+def pair_of(
+    question: str, paragraph: Paragraph, i: int, label: int, kind: str, span: tuple[int, int] | None = None
+) -> Pair:
+    """The pair of sentence i; `span` (an answer, in the paragraph's offsets) is clipped to the sentence."""
     previous = paragraph.sentences[i - 1] if i else None
-    return Pair(question, paragraph.sentences[i], previous, label, paragraph.article, kind)
+    answer = None
+    if span is not None:
+        start, end = paragraph.spans[i]
+        if span[0] < end and start < span[1]:
+            answer = (max(span[0], start) - start, min(span[1], end) - start)
+    return Pair(question, paragraph.sentences[i], previous, label, paragraph.article, kind, answer)
 
 
 def _span_text(paragraph: Paragraph, start: int, end: int) -> str:
@@ -205,3 +216,114 @@ def _span_text(paragraph: Paragraph, start: int, end: int) -> str:
         if s <= start < e:
             return text[start - s : min(end, e) - s]
     return ""
+
+
+# --- SQuAD v1.0 train: the answer model's main training data -----------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    "a an the of in on at to for by with from and or is are was were be been did do does what which who whom "
+    "whose when where why how that this these those it its as than into about after before during many much "
+    "there their they he she his her name one".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+_WORDS_OF: dict[str, set[str]] = {}
+
+
+def closest(question: set[str], sentences: list[tuple[str, Paragraph, int]], rng: random.Random):
+    """The sentence sharing most content words with the question (ties broken at random), or None."""
+    if not sentences:
+        return None
+    scored = [
+        (len(question & (_WORDS_OF.get(text) or _WORDS_OF.setdefault(text, content_words(text)))), rng.random(), item)
+        for item in sentences
+        for text in [item[0]]
+    ]
+    return max(scored, key=lambda x: (x[0], x[1]))[2]
+
+
+def casual(question: str, rng: random.Random) -> str:
+    """The question as a member might type it: lower case, no question mark, a contraction, some filler.
+    The words that carry its meaning stay (rewording those is what paraphrase would need)."""
+    q = question.strip()
+    if rng.random() < 0.7:
+        q = q.lower()
+    if rng.random() < 0.6:
+        q = q.rstrip("?").rstrip()
+    for formal, chat in (("what is ", "whats "), ("who is ", "whos "), ("what was the ", "what was ")):
+        if q.lower().startswith(formal) and rng.random() < 0.5:
+            q = chat + q[len(formal) :]
+    if rng.random() < 0.15:
+        q = rng.choice(("so ", "hey ", "quick q: ", "anyone know ", "wait ")) + q
+    if rng.random() < 0.1:
+        q = q + rng.choice((" lol", " tho", " rn", " ?", " exactly"))
+    return q
+
+
+def squad_train_pairs(
+    seed: int = 2026,
+    questions_limit: int = 0,
+    paragraph_negatives: int = 1,
+    article_negatives: int = 1,
+    casual_share: float = 0.4,
+    path: Path = SQUAD_TRAIN,
+) -> list[Pair]:
+    """Pairs from SQuAD v1.0 train (no article of it is in either dev set). Per question (a seeded sample
+    of `questions_limit`, 0 for all): its gold sentence with the answer's characters; the paragraph's
+    `paragraph_negatives` sentences that share most words with the question without holding the answer
+    (on-topic, not answering: what a member's unanswerable question meets); and `article_negatives`
+    sentences of the same article's other paragraphs that match it best without the answer (the question
+    against the best-matching paragraph that lacks it). `casual_share` of the questions are reworded as
+    members type (`casual`)."""
+    rng = random.Random(seed)
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    asked: list[tuple[str, Paragraph, tuple[int, int], str]] = []
+    by_article: dict[str, list[Paragraph]] = {}
+    for item in data:
+        for para in item["paragraphs"]:
+            paragraph = None
+            for qa in para["qas"]:
+                answer = qa["answers"][0]
+                if answer["answer_start"] < 0 or not answer["text"].strip():
+                    continue
+                if paragraph is None:
+                    paragraph = paragraph_of(item["title"], para["context"])
+                    by_article.setdefault(item["title"], []).append(paragraph)
+                start = answer["answer_start"]
+                asked.append((qa["question"], paragraph, (start, start + len(answer["text"])), answer["text"]))
+    if questions_limit and questions_limit < len(asked):
+        asked = rng.sample(asked, questions_limit)
+    out: list[Pair] = []
+    for question, paragraph, span, answer in asked:
+        words = content_words(question)
+        shown = casual(question, rng) if rng.random() < casual_share else question
+        gold = gold_sentences(paragraph, [span])
+        for i in sorted(gold):
+            out.append(pair_of(shown, paragraph, i, 1, "gold", span))
+        near = [
+            (text, paragraph, i)
+            for i, text in enumerate(paragraph.sentences)
+            if i not in gold and answer.lower() not in text.lower()
+        ]
+        for _ in range(paragraph_negatives):
+            if (found := closest(words, near, rng)) is not None:
+                near.remove(found)
+                out.append(pair_of(shown, found[1], found[2], 0, "paragraph"))
+        elsewhere = [
+            (text, p, i)
+            for p in by_article[paragraph.article]
+            if p is not paragraph
+            for i, text in enumerate(p.sentences)
+            if answer.lower() not in text.lower()
+        ]
+        for _ in range(article_negatives):
+            if (found := closest(words, elsewhere, rng)) is not None:
+                elsewhere.remove(found)
+                out.append(pair_of(shown, found[1], found[2], 0, "article"))
+    rng.shuffle(out)
+    return out

@@ -1,20 +1,28 @@
-"""Calibrate the answer-sentence model on the tune half's calibration articles, never the report half.
+"""Calibrate the answer model on tune questions that look like members' questions, never a report half.
 
     PYTHONPATH=. .venv/bin/python training/calibrate_answer_model.py   (part of `make train`)
 
-The questions of the calibration articles (training/answer_data.py: tune-half articles kept out of
-training; answerable ones from SQuAD v1.1 dev, unanswerable ones from v2.0 dev) are asked of the
-48-article SQuAD collection (bench/squad_collection.py, built once under /tmp). Every candidate the
-judge sees is recorded: its logit, cheap score and whether it holds a gold answer. Then, offline:
-- `blend`: the weight of the cheap score in the quote ranking that maximises gold in the top quote;
-- `threshold`: the probability that maximises answered-with-gold plus abstained-when-unanswerable
-  (each as a share of its own questions), the point the README reports.
-Both are written into index/weights/answer-sentence/model.json."""
+Two tune sets, asked through the engine the way members ask:
+- "squad": the questions of SQuAD dev's calibration articles (training/answer_data.py: tune-half articles
+  kept out of training; answerable ones from v1.1, unanswerable ones from v2.0), reworded casually as
+  members type (training/answer_data.py `casual`, seeded), asked of the 48-article SQuAD collection
+  (bench/squad_collection.py, built once under /tmp);
+- "members": the tune half of the members' questions (bench/members_eval.py: casual questions over 31 news
+  and sample articles, a quarter about an article that is there but does not say, some off-topic).
+Every candidate the judge sees is recorded: its logit, cheap score and whether it holds a gold answer
+from the right article. Then, offline:
+- `blend`: the weight of the cheap score in the quote ranking that maximises gold in the top quote,
+  averaged over the two sets;
+- `threshold`: the probability that maximises answered-with-gold plus right abstentions (each as a share
+  of its own questions), averaged over the two sets: the point the README reports.
+Both are written into index/weights/answer-sentence/model.json, with each set's numbers."""
 
 from __future__ import annotations
 
 import json
 import logging
+import random
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,14 +31,19 @@ import numpy as np
 from bench.squad_collection import DATA_DIR, build
 from bench.tune_scoring import auc
 from index.answer_model import CARD_FILE, WEIGHTS
-from training.answer_data import SQUAD_V1, questions
+from training.answer_data import SQUAD_V1, casual, questions
+
+SEED = 2026
 
 RECORDS = Path("/tmp/byline_bench/calibration_records.json")
 BLENDS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
 
 
-def record_candidates(engine, collection: str, asked: list[tuple[str, str, list[str] | None, str]]) -> list[dict]:
-    """Per question: the judged candidates' logits, cheap scores and gold flags (in cheap-score order)."""
+def record_candidates(
+    engine, collection: str, asked: list[tuple[str, str, list[str] | None, str | int]], ignore_case: bool = False
+) -> list[dict]:
+    """Per question (id, text, gold answers or None, its article's title or id): the judged candidates'
+    logits, cheap scores and gold flags (in cheap-score order)."""
     judge = engine.answering.judge
     assert judge is not None
     titles = {a.id: a.title for a in engine.store.articles(collection)}
@@ -43,10 +56,11 @@ def record_candidates(engine, collection: str, asked: list[tuple[str, str, list[
             previous = judge.previous_sentences(sentences, texts)
             pairs = [(texts[s.article_id, s.index], previous.get((s.article_id, s.index))) for s in sentences]
             logits = judge.model.logits(text, pairs) if pairs else np.zeros(0)
+            fold = str.lower if ignore_case else str
             gold = [
                 bool(answers)
-                and titles[s.article_id] == title
-                and any(a in texts[s.article_id, s.index] for a in answers or ())
+                and (s.article_id == title if isinstance(title, int) else titles[s.article_id] == title)
+                and any(fold(a) in fold(texts[s.article_id, s.index]) for a in answers or ())
                 for s in sentences
             ]
         out.append(
@@ -96,7 +110,7 @@ def evaluate(
     }
 
 
-def main() -> None:
+def squad_records() -> list[dict]:
     from index import Engine, EngineSettings
 
     if not (DATA_DIR / "byline.sqlite3").exists():
@@ -108,38 +122,83 @@ def main() -> None:
         for para in item["paragraphs"]
         for qa in para["qas"]
     }
+    rng = random.Random(SEED)
     asked = [
-        (qid, text, None if spans is None else answers[qid], paragraph.article.replace("_", " "))
+        (qid, casual(text, rng), None if spans is None else answers[qid], paragraph.article.replace("_", " "))
         for qid, text, paragraph, spans in questions("calibrate")
     ]
     engine = Engine(EngineSettings(data_dir=DATA_DIR, answer_model=True, answer_candidates=16))
+    try:
+        return record_candidates(engine, "squad", asked)
+    finally:
+        engine.close()
+
+
+def members_records() -> list[dict]:
+    """The members' tune half, asked of the 31 articles (each record also says its kind)."""
+    from bench import members_eval
+    from index import Engine, EngineSettings
+    from index.extract import Document
+
+    texts = members_eval.articles()
+    keys = sorted(texts)
+    with tempfile.TemporaryDirectory(prefix="byline-calibrate-") as folder:
+        engine = Engine(EngineSettings(data_dir=Path(folder), answer_model=True, answer_candidates=16))
+        ids = {}
+        for key, (text, titled) in texts.items():
+            added = engine.add_documents("members", [Document(text=text, source=key, first_line_is_title=titled)])
+            ids[key] = added[0].id
+        tune = [q for q in members_eval.questions() if members_eval.half_of(q, keys) == "tune"]
+        asked = [
+            (q["id"], q["question"], q["answers"] if q["kind"] == "answerable" else None, ids.get(q["article"], -1))
+            for q in tune
+        ]
+        try:
+            records = record_candidates(engine, "members", asked, ignore_case=True)
+        finally:
+            engine.close()
+    for record, q in zip(records, tune, strict=True):
+        record["kind"] = q["kind"]
+    return records
+
+
+def main() -> None:
     started = time.time()
-    records = record_candidates(engine, "squad", asked)
-    engine.close()
-    print(f"{len(records)} questions judged in {time.time() - started:.0f}s", flush=True)
+    sets = {"squad": squad_records(), "members": members_records()}
+    print(f"{sum(map(len, sets.values()))} questions judged in {time.time() - started:.0f}s", flush=True)
     RECORDS.parent.mkdir(parents=True, exist_ok=True)
-    RECORDS.write_text(json.dumps(records))  # for a look at the errors; not shipped
-    best_blend = max(BLENDS, key=lambda b: evaluate(records, b, 0.0)["top1"])
-    grid = np.round(np.arange(0.02, 0.99, 0.01), 2)
-    scores = {float(t): evaluate(records, best_blend, float(t)) for t in grid}
-    threshold = max(scores, key=lambda t: scores[t]["answered_with_gold"] + scores[t]["unanswerable_abstained"])
-    best = np.array([max(r["logits"], default=-20.0) for r in records])
-    answerable = np.array([r["answerable"] for r in records])
-    result = {
-        "blend": best_blend,
-        "threshold": threshold,
-        "calibration": {
+    RECORDS.write_text(json.dumps(sets))  # for a look at the errors; not shipped
+
+    def mean_of(blend: float, threshold: float, key: str) -> float:
+        return float(np.mean([evaluate(r, blend, threshold)[key] for r in sets.values()]))
+
+    def objective(blend: float, threshold: float) -> float:
+        return mean_of(blend, threshold, "answered_with_gold") + mean_of(blend, threshold, "unanswerable_abstained")
+
+    best_blend = max(BLENDS, key=lambda b: mean_of(b, 0.0, "top1"))
+    grid = [float(t) for t in np.round(np.arange(0.02, 0.99, 0.01), 2)]
+    threshold = max(grid, key=lambda t: objective(best_blend, t))
+    result = {"blend": best_blend, "threshold": threshold, "calibration": {}}
+    for name, records in sets.items():
+        best = np.array([max(r["logits"], default=-20.0) for r in records])
+        answerable = np.array([r["answerable"] for r in records])
+        facts = {
             "questions": len(records),
             "answerable": int(answerable.sum()),
             "unanswerable": int((~answerable).sum()),
             "auc": round(auc(best[answerable], best[~answerable]), 4),
-            **{k: round(v, 4) for k, v in scores[threshold].items()},
+            **{k: round(v, 4) for k, v in evaluate(records, best_blend, threshold).items()},
             "top1_by_blend": {str(b): round(evaluate(records, b, 0.0)["top1"], 4) for b in BLENDS},
-            "by_candidates": {
-                str(n): {k: round(v, 4) for k, v in evaluate(records, best_blend, threshold, candidates=n).items()}
-                for n in (4, 6, 8, 12, 16)
-            },
-        },
+        }
+        if name == "members":
+            on_topic = [r for r in records if r.get("kind") == "on_topic_unanswerable"]
+            facts["on_topic_unanswerable_abstained"] = round(
+                evaluate(on_topic, best_blend, threshold)["unanswerable_abstained"], 4
+            )
+        result["calibration"][name] = facts
+    result["calibration"]["by_threshold"] = {
+        str(t): {name: {k: round(v, 3) for k, v in evaluate(r, best_blend, t).items()} for name, r in sets.items()}
+        for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     }
     card_path = WEIGHTS / CARD_FILE
     card = json.loads(card_path.read_text())
