@@ -12,8 +12,8 @@ sorted article keys (and the off-topic questions with even ids), "report" the re
 (index/casual.py) got four entries after its author read failures of the tune half; nothing has read or
 been fitted on the report half, so it is the number to quote.
 
-Byline as shipped ("byline": the cheap scoring, BYLINE_ANSWER_MODEL off), beside the experimental
-answer-sentence model ("answer_model_on") and the dense baseline (top 1,000-character chunk; abstains
+Byline as shipped ("byline": the answer model on), beside the cheap scoring alone ("cheap_scoring":
+BYLINE_ANSWER_MODEL=0) and the dense baseline (top 1,000-character chunk; abstains
 below the cosine fitted on SQuAD's tune half in bench/squad_v2.py).
 
 Then a news-domain check on QuAIL v1.3 dev's 30 news texts (VOA): its 60 "Unanswerable" questions (the
@@ -189,7 +189,7 @@ def main() -> None:
     )
     tables, latency = {}, {}
     started = time.time()
-    for name, on in (("byline", False), ("answer_model_on", True)):
+    for name, on in (("byline", True), ("cheap_scoring", False)):
         rows, took = run_engine(on, texts)
         tables[name] = summarise(rows)
         latency[name] = percentiles(took)
@@ -209,7 +209,7 @@ def main() -> None:
                 f"{t['on_topic_unanswerable_abstained']:.3f} | {t['off_topic_abstained']:.3f} | "
                 f"{t['right_abstentions']:.3f} |"
             )
-    quail = {name: quail_news(on) for name, on in (("byline", False), ("answer_model_on", True))}
+    quail = {name: quail_news(on) for name, on in (("byline", True), ("cheap_scoring", False))}
     print("QuAIL news (VOA):", json.dumps(quail))
     record(
         "members",

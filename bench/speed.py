@@ -119,12 +119,12 @@ def embed_timings(engine, questions: list[str]) -> list[float]:
     return timings
 
 
-def latency_child(collection: str, n_questions: int, runtime: str) -> dict[str, object]:
+def latency_child(collection: str, n_questions: int, runtime: str, answer_model: bool = True) -> dict[str, object]:
     import bot.client  # noqa: F401  (the Discord face: a bot process holds it too)
     from index import Engine, EngineSettings
 
     memory = {"start": rss_mb()}
-    engine = Engine(EngineSettings(data_dir=NEWS_DIR, runtime=runtime))
+    engine = Engine(EngineSettings(data_dir=NEWS_DIR, runtime=runtime, answer_model=answer_model))
     engine.embedder.load()
     memory["model_loaded"] = rss_mb()
     state = engine.search_index(collection)
@@ -144,6 +144,7 @@ def latency_child(collection: str, n_questions: int, runtime: str) -> dict[str, 
     p_ours, p_bare = percentiles(ours), percentiles(bare)
     return {
         "runtime": runtime,
+        "answer_model": answer_model,
         "collection": collection,
         "embed_question_ms": percentiles(embed_quiet),
         "embed_question_other_core_busy_ms": percentiles(embed_busy),
@@ -250,9 +251,10 @@ def main() -> None:
     parser.add_argument("--child", metavar="COLLECTION", help=argparse.SUPPRESS)
     parser.add_argument("--questions", type=int, default=200, help=argparse.SUPPRESS)
     parser.add_argument("--runtime", choices=RUNTIMES, default="onnx", help=argparse.SUPPRESS)
+    parser.add_argument("--cheap-scoring", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(latency_child(args.child, args.questions, args.runtime)))
+        print(json.dumps(latency_child(args.child, args.questions, args.runtime, not args.cheap_scoring)))
         return
     collections = ["bbc200"] if args.quick else ["bbc200", "bbc", "bbc_x8"]
     if args.collections:
@@ -271,15 +273,19 @@ def main() -> None:
         questions = 100 if args.quick else 200
         for collection in collections:
             numbers["latency"][collection] = {}
-            for runtime in RUNTIMES:
+            # as shipped (the answer model on) on each runtime, and the cheap scoring alone on ONNX
+            for name, flags in [
+                *((r, ["--runtime", r]) for r in RUNTIMES),
+                ("onnx_cheap_scoring", ["--cheap-scoring"]),
+            ]:
                 out = subprocess.run(
-                    [PY, __file__, "--child", collection, "--runtime", runtime, "--questions", str(questions)],
+                    [PY, __file__, "--child", collection, *flags, "--questions", str(questions)],
                     check=True,
                     capture_output=True,
                     text=True,
                 )
-                numbers["latency"][collection][runtime] = json.loads(out.stdout.strip().splitlines()[-1])
-                print(json.dumps(numbers["latency"][collection][runtime]), flush=True)
+                numbers["latency"][collection][name] = json.loads(out.stdout.strip().splitlines()[-1])
+                print(json.dumps(numbers["latency"][collection][name]), flush=True)
         numbers["cold_start"] = {
             runtime: cold_start(collections[min(1, len(collections) - 1)], "Who won the election?", runtime, runs=3)
             for runtime in RUNTIMES

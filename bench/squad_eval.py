@@ -10,10 +10,11 @@ of bench/baseline.py (1,000/200 character chunks, MiniLM, FAISS flat, top-k chun
     the shipped threshold (index/settings.py) as the operating point, and the in-corpus questions still
     answered when 90% of the out-of-corpus ones abstain. The baseline's confidence is its top-1 cosine.
 
-Byline's numbers come from Engine.ask itself (the question vectors are cached in /tmp/byline_tune, so the
-embedder hands back a stored vector instead of running the model; everything after that is the product
-path). The chunk ranking for R@k is the engine's own: SearchIndex.retrieve, then EvidenceFinder.score_sentences'
-re-ranking.
+Byline as shipped ("byline": the answer model on) beside the cheap scoring alone ("cheap_scoring",
+BYLINE_ANSWER_MODEL=0). Byline's numbers come from Engine.ask itself (the question vectors are cached in
+/tmp/byline_tune, so the embedder hands back a stored vector instead of running the model; everything
+after that is the product path). The chunk ranking for R@k is the engine's own: SearchIndex.retrieve,
+then EvidenceFinder.score_sentences' re-ranking.
 
     python bench/squad_eval.py            # all 10,570 questions (~15 min on 2 cores, collections built)
     python bench/squad_eval.py --quick    # a fixed sample of 1,000 questions"""
@@ -125,7 +126,7 @@ def plot(ours: dict, base: dict, threshold: float, point: dict, path: Path) -> N
 
 
 def run_byline(
-    questions: list[SquadQuestion], picks: np.ndarray, qvec: np.ndarray
+    questions: list[SquadQuestion], picks: np.ndarray, qvec: np.ndarray, answer_model: bool = True
 ) -> dict[str, np.ndarray | list[float]]:
     from index import Engine, EngineSettings
     from index.answer import analyse_question
@@ -134,8 +135,12 @@ def run_byline(
     titles = {a.title.replace("_", " "): i for i, a in enumerate(articles)}
     known = {" ".join(questions[i].text.split()): qvec[n] for n, i in enumerate(picks)}
     # No threshold here: every question gets its quotes, and abstention is read off the confidence
-    # exactly as the answering room decides it (confidence < threshold).
-    engine = Engine(EngineSettings(data_dir=DATA_DIR, abstain_threshold=-1e9), embedder=StoredVectors(known))
+    # exactly as the answering room decides it (confidence < threshold). With the answer model, a
+    # threshold near 0 also lets up to k of its best candidates be quoted (ranking, not abstention).
+    settings = EngineSettings(
+        data_dir=DATA_DIR, abstain_threshold=-1e9, answer_model=answer_model, answer_threshold=1e-9
+    )
+    engine = Engine(settings, embedder=StoredVectors(known))
     out: dict[str, list] = {k: [] for k in ("para_rank", "article_rank", "top1", "any", "w1", "wall", "conf", "half")}
     for collection in ("squad", "squad_half"):
         state = engine.search_index(collection)
@@ -242,22 +247,28 @@ def main() -> None:
     print(f"baseline done in {time.time() - started:.0f}s", flush=True)
     ours = run_byline(questions, picks, qvec)
     print(f"byline done in {time.time() - started:.0f}s", flush=True)
+    cheap = run_byline(questions, picks, qvec, answer_model=False)
+    print(f"cheap scoring done in {time.time() - started:.0f}s", flush=True)
+    from index.answer_model import AnswerModel
+
+    thresholds = {"byline": AnswerModel().threshold, "cheap_scoring": DEFAULT_ABSTAIN_THRESHOLD, "baseline": None}
 
     everything = np.ones(len(picks), dtype=bool)
     held_out = np.array([questions[i].article % 2 == 1 for i in picks])
     inside = np.array([in_half(questions[i].article) for i in picks])
     tables = {}
-    for name, r in (("byline", ours), ("baseline", base)):
+    for name, r in (("byline", ours), ("cheap_scoring", cheap), ("baseline", base)):
         tables[name] = {"all": metrics(r, everything), "held_out": metrics(r, held_out)}
-        threshold = DEFAULT_ABSTAIN_THRESHOLD if name == "byline" else None
-        tables[name]["abstention"] = abstention(r["half"][inside], r["half"][~inside], threshold)
+        tables[name]["abstention"] = abstention(r["half"][inside], r["half"][~inside], thresholds[name])
+        if thresholds[name] is not None:
+            # On the 48-article collection every question is answerable: how often does it still abstain?
+            point = tables[name]["abstention"]["operating_point"]
+            point["abstained_with_all_48_ingested"] = round(float(np.mean(r["conf"] < thresholds[name])), 4)
     point = tables["byline"]["abstention"]["operating_point"]
-    # On the 48-article collection every question is answerable: how often does Byline still abstain?
-    point["abstained_with_all_48_ingested"] = round(float(np.mean(ours["conf"] < DEFAULT_ABSTAIN_THRESHOLD)), 4)
     plot(
         curve(ours["half"][inside], ours["half"][~inside]),
         curve(base["half"][inside], base["half"][~inside]),
-        DEFAULT_ABSTAIN_THRESHOLD,
+        thresholds["byline"],
         point,
         # the published plot is the full run's; a quick run draws its own beside the caches
         BENCH / "abstention_curve.png" if not args.quick else Path("/tmp/byline_bench/abstention_curve_quick.png"),
@@ -269,11 +280,11 @@ def main() -> None:
         "| top-1 quote | any quote | words top-1 | words all |"
     )
     print("|---" * 12 + "|")
-    for name in ("byline", "baseline"):
+    for name in ("byline", "cheap_scoring", "baseline"):
         m = tables[name]["all"]
         cells = [m[k] for k in list(m)[:-2]] + [m["words_top1"], m["words_all_quotes"]]
         print(f"| {name} | " + " | ".join(f"{c:.3f}" if c < 2 else f"{c:.0f}" for c in cells) + " |")
-    for name in ("byline", "baseline"):
+    for name in ("byline", "cheap_scoring", "baseline"):
         print(name, "abstention", tables[name]["abstention"])
     record(
         "squad_eval_quick" if args.quick else "squad_eval",

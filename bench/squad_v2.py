@@ -11,8 +11,8 @@ All 48 articles are ingested (bench/squad_collection.py). Asked through `Engine.
 - "top-1, no abstention": gold in the first-ranked sentence even when the bot would abstain (the SQuAD
   v1.1 measure of ranking alone, as in bench/squad_eval.py).
 
-Three pipelines side by side: Byline as shipped ("byline": the cheap scoring, BYLINE_ANSWER_MODEL off),
-Byline with the experimental answer-sentence model ("answer_model_on"), and the dense baseline (the top
+Three pipelines side by side: Byline as shipped ("byline": the answer model on), Byline with the cheap
+scoring alone ("cheap_scoring": BYLINE_ANSWER_MODEL=0), and the dense baseline (the top
 1,000-character chunk of bench/baseline.py, its cosine as confidence, abstaining below the cosine that
 its tune-half questions put at the same balance). Then ask latency p50/p95 and its ratio to the
 embedding-only ask (question embedding + FAISS), same run.
@@ -183,8 +183,8 @@ def main() -> None:
     tables = {}
     started = time.time()
     for name, run in (
-        ("byline", lambda: run_engine(asked, False)),
-        ("answer_model_on", lambda: run_engine(asked, True)),
+        ("byline", lambda: run_engine(asked, True)),
+        ("cheap_scoring", lambda: run_engine(asked, False)),
         ("dense_baseline", lambda: run_baseline(asked, tune)),
     ):
         result = run()
@@ -197,7 +197,7 @@ def main() -> None:
 
     latency = {}
     sample = [q[1] for q in asked[:: max(1, len(asked) // 200)]][:200]
-    for name, on in (("byline", False), ("answer_model_on", True)):
+    for name, on in (("byline", True), ("cheap_scoring", False)):
         engine = Engine(EngineSettings(data_dir=DATA_DIR, answer_model=on))
         ours, bare = time_asks(engine, "squad", sample)
         engine.close()

@@ -4,6 +4,7 @@ over the candidate quotes and every sentence it cites is verified (index/llm.py)
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -94,6 +95,10 @@ class Answering:
             judgement = self.judge.judge(question, sentences, texts)
             confidence = judgement.confidence
             covered = bool(judgement.ranked) and confidence >= self.judge.threshold
+            if not covered and not asks_wh(question):
+                # SQuAD, the model's training data, is wh-questions only, so its probability says nothing
+                # about "was he sacked?" or "any news on bus fares?": there the cheap scoring decides
+                covered = self.evidence.covered(evidence)
         else:
             covered = self.evidence.covered(evidence)
         if not covered:
@@ -192,6 +197,15 @@ class Answering:
             replace(s, score=s.score + RECENCY_WEIGHT * (ordinals.get(s.article_id, oldest) - oldest) / span)
             for s in sentences
         ]
+
+
+_WH = re.compile(r"\b(who|whom|whose|what|whats|when|where|which|why|how)\b", re.I)
+
+
+def asks_wh(question: str) -> bool:
+    """A question asking who, what, when, where, which, why or how: the kind the answer model was
+    trained on. Not one: "was gerasimov sacked", "any news on bus fares", "svalbard seed vault"."""
+    return bool(_WH.search(question))
 
 
 def answer_within(text: str, span: tuple[int, int] | None) -> tuple[int, int] | None:

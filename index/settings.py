@@ -45,9 +45,9 @@ class EngineSettings:
     # Word pieces per chunk, well under MiniLM's 256 so that no chunk is truncated.
     chunk_tokens: int = 128
     abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD  # of the cheap scoring (answer_model off)
-    # The answer-sentence model (index/answer_model.py) judges the best `answer_candidates` sentences and
-    # decides quotes and abstention; off: the cheap scoring alone, as before it existed.
-    answer_model: bool = False
+    # The answer model (index/answer_model.py) judges the best `answer_candidates` sentences, decides quotes
+    # and abstention and finds the answer inside each quote; off: the cheap scoring alone decides.
+    answer_model: bool = True
     answer_candidates: int = 12
     # The probability a candidate needs to be quoted; None: the model card's calibrated threshold.
     answer_threshold: float | None = None

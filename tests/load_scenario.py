@@ -160,7 +160,10 @@ def check_answer(engine: Engine, collection: str, log: InteractionLog, expected:
     if len(embeds) != 1 or not embeds[0].get("fields"):
         return f"not an answer: {text_of(message)!r}"
     embed = embeds[0]
-    quotes = [unescape(q) for q in re.findall(r"^> (.*) \[\d+\]$", embed.get("description") or "", re.M)]
+    # verbatim once the bold marks around the answer are taken off
+    quotes = [
+        unescape(q.replace("**", "")) for q in re.findall(r"^> (.*) \[\d+\]$", embed.get("description") or "", re.M)
+    ]
     if not quotes:
         return f"no quotes in {embed.get('description')!r}"
     texts = {a.id: engine.article_text(collection, a.id) for a in engine.list_articles(collection)}

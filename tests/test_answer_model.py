@@ -1,7 +1,8 @@
-"""The answer-sentence model: shipped, checked, offline, and deciding quotes and abstention.
+"""The answer model: shipped, checked, offline, on by default, deciding quotes and abstention and marking
+the words that answer inside each verbatim quote.
 
 Every question here is about the sample articles; none of them was used to train or calibrate the model
-(that used SQuAD's tune half only)."""
+(that used SQuAD v1.0 train, SQuAD dev's tune half and the members' tune half)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from conftest import assert_verbatim
 
 from index import Engine, EngineSettings
 from index.answer_model import CARD_FILE, MODEL_FILE, WEIGHTS, AnswerModel, pair_text
+from index.answering import answer_within
 from index.errors import BylineError, InvalidInput
+from index.models import Answer, Quote
 from index.runtime import file_sha256
 
 
@@ -86,11 +89,65 @@ def test_an_off_topic_question_abstains_with_the_model_too(judged_engine: Engine
     assert answer.abstained and answer.quotes == ()
 
 
-def test_the_model_is_off_by_default_and_the_cheap_scoring_answers(sample_engine: Engine) -> None:
-    assert EngineSettings().answer_model is False and sample_engine.answer_model is None
+def test_the_model_is_on_by_default_and_marks_the_answer_inside_the_verbatim_quote(sample_engine: Engine) -> None:
+    assert EngineSettings().answer_model is True and sample_engine.answer_model is not None
+
     answer = sample_engine.ask("default", "who is the telescope named after?")
+
+    first = answer.quotes[0]
+    assert not answer.abstained and "James E. Webb" in first.text
+    assert first.answer_span is not None
+    a, b = first.answer_span
+    assert "Webb" in first.text[a:b] and b - a < len(first.text) / 2, "the answer, not the whole sentence"
+    assert_verbatim(sample_engine, "default", answer.quotes)
+    logged = json.loads(json.dumps(answer.to_json()))
+    assert logged["quotes"][0]["answer_span"] == [a, b]
+    assert Answer.from_json(logged).quotes == answer.quotes, "a logged answer reads back with its answer spans"
+
+
+def test_a_number_question_marks_the_number(sample_engine: Engine) -> None:
+    answer = sample_engine.ask("default", "how wide is the main mirror of the webb telescope")
+    first = answer.quotes[0]
+    assert first.answer_span is not None and "6.5 metres" in first.text[slice(*first.answer_span)]
+
+
+def test_an_answer_logged_before_answer_spans_existed_still_reads() -> None:
+    old = {"text": "It rained.", "article_id": 1, "title": "T", "url": None, "published": None}
+    quote = Quote.from_json({**old, "start": 0, "end": 10, "score": 1.0})
+    assert quote.answer_span is None and quote.text == "It rained."
+
+
+@pytest.mark.parametrize(
+    ("span", "marked"),
+    [
+        ((29, 43), "James E. Webb"),
+        ((28, 44), "James E. Webb"),
+        ((0, 96), None),
+        ((0, 94), None),
+        ((10, 10), None),
+        (None, None),
+    ],
+)
+def test_the_marked_answer_is_trimmed_and_never_the_whole_quote(
+    span: tuple[int, int] | None, marked: str | None
+) -> None:
+    text = "The telescope is named after James E. Webb, who served as NASA administrator from 1961 to 1968."
+    found = answer_within(text, span)
+    assert (text[slice(*found)] if found else None) == marked
+
+
+def test_byline_answer_model_0_turns_it_off_and_the_cheap_scoring_answers(make_engine) -> None:
+    from conftest import SAMPLES
+
+    settings = EngineSettings.from_env({"BYLINE_ANSWER_MODEL": "0"})
+    assert settings.answer_model is False
+    engine = make_engine(answer_model=settings.answer_model)
+    engine.add_documents("default", engine.documents(str(SAMPLES), []))
+    assert engine.answer_model is None
+    answer = engine.ask("default", "who is the telescope named after?")
     assert not answer.abstained and "James E. Webb" in answer.quotes[0].text
     assert answer.confidence > 1.0, "the cheap scoring's confidence is a weighted sum, not a probability"
+    assert all(q.answer_span is None for q in answer.quotes), "no model, no marked answer"
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from index.embedding import Embedder
 SAMPLE_FILES = ["dart-asteroid-impact.txt", "queensferry-crossing-opening.txt", "tokyo-2020-olympics-close.txt"]
 ADD_KEYS = {"id", "title", "url", "published", "chunks", "status"}
 ASK_KEYS = {"question", "answer", "abstained", "quotes", "took_ms"}
-QUOTE_KEYS = {"text", "article_id", "title", "url", "published", "start", "end", "score"}
+QUOTE_KEYS = {"text", "article_id", "title", "url", "published", "start", "end", "score", "answer_span"}
 SUMMARY_KEYS = {"article_id", "title", "url", "sentences"}
 SENTENCE_KEYS = {"text", "start", "end"}
 LIST_KEYS = {"id", "title", "url", "published", "added", "chunks"}
@@ -192,6 +192,8 @@ def test_a_member_asks_and_every_quote_is_verbatim_from_the_stored_article(libra
     assert answer["quotes"][0]["article_id"] == bridge
     assert answer["quotes"][0]["title"] == first_line(library.articles / "queensferry-crossing-opening.txt")
     assert any("2.7 kilometres" in q["text"] for q in answer["quotes"]), answer["answer"]
+    a, b = answer["quotes"][0]["answer_span"]  # the answer model marks the words that answer
+    assert "2.7 kilometres" in answer["quotes"][0]["text"][a:b]
 
 
 def test_a_summary_is_verbatim_sentences_in_article_order(library: Library) -> None:

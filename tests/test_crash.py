@@ -203,7 +203,10 @@ def restart_and_verify(data_dir: Path, embedder: Embedder, expected, rng: random
     killed_at = time.monotonic()
     temp_files = len(list((data_dir / "indexes").glob("*.tmp")))
     time.sleep(max(0.0, cachefile.LEFTOVER_MIN_AGE + 0.1 - (time.monotonic() - killed_at)))
-    engine = Engine(EngineSettings(data_dir=data_dir), embedder)
+    # The cheap scoring answers here: the synthetic articles differ only by made-up town names the answer
+    # model reads as near-identical word pieces (a known weakness, README Limits), and this test is about
+    # what a crash leaves on disk, not about telling "Dardartel" from "Darquintel".
+    engine = Engine(EngineSettings(data_dir=data_dir, answer_model=False), embedder)
     try:
         present = assert_whole(engine, expected)
         assert_restart_answers(engine, expected, present, rng)
@@ -303,7 +306,10 @@ def test_removing_articles_killed_at_random_points(ingested, expected, embedder,
     print("\n".join(f"remove killed at {k.at}: {k.present} present, {k.temp_files} temp files" for k in kills))
     assert 0 < kills[2].present <= kills[1].present < kills[0].present < ARTICLES
     # A removed article is gone from answers too.
-    engine = Engine(EngineSettings(data_dir=data_dir), embedder)
+    # The cheap scoring answers here: the synthetic articles differ only by made-up town names the answer
+    # model reads as near-identical word pieces (a known weakness, README Limits), and this test is about
+    # what a crash leaves on disk, not about telling "Dardartel" from "Darquintel".
+    engine = Engine(EngineSettings(data_dir=data_dir, answer_model=False), embedder)
     try:
         present = assert_whole(engine, expected)
         by_number = {a.number: a for a, _ in expected.values()}

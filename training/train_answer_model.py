@@ -50,6 +50,7 @@ CACHE = Path(os.environ.get("BYLINE_TRAIN_CACHE", Path.home() / ".cache" / "byli
 SPAN_WEIGHT = 0.5  # the span loss's share beside the answers loss
 IGNORE = -100
 OUTPUTS = ["logits", "start_logits", "end_logits"]
+TRAINED = "trained.json"  # beside the weights: pairs, steps and the training's own seconds
 
 
 def encode(examples: list[Pair], tokenizer) -> list[tuple[list[int], list[int], int, int]]:
@@ -250,7 +251,13 @@ def train(args) -> Path:
     work = Path(tempfile.mkdtemp(prefix="answer-model."))
     torch.save(model.to("cpu").state_dict(), work / "reader.pt")
     shutil.copyfile(work / "reader.pt", folder / "reader.pt")  # kept: --export-only can start from here
-    print(f"trained on {len(examples)} pairs, {steps - done} steps in {time.time() - started:.0f}s", flush=True)
+    took = time.time() - started
+    facts = {"pairs": len(examples), "answering": positives, "steps": steps, "seconds": round(took)}
+    if done:
+        facts["resumed_at_step"] = done  # `seconds` is then this run's part only
+    for where in (work, folder):
+        (where / TRAINED).write_text(json.dumps(facts) + "\n")
+    print(f"trained on {len(examples)} pairs, {steps - done} steps in {took:.0f}s", flush=True)
     return work
 
 
@@ -342,6 +349,7 @@ def main() -> None:
         print(f"weights in {work}")
         return
     facts = export(work)
+    trained = json.loads((work / TRAINED).read_text()) if (work / TRAINED).exists() else {}
     card_path = WEIGHTS / CARD_FILE
     card = json.loads(card_path.read_text()) if card_path.exists() else {}
     card.update(
@@ -363,7 +371,8 @@ def main() -> None:
                 "batch": args.batch,
                 "lr": args.lr,
                 "bf16": args.bf16,
-                "seconds": round(time.time() - started),
+                **trained,
+                "export_seconds": round(time.time() - started) if args.export_only else None,
             },
         }
     )
