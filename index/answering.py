@@ -109,14 +109,12 @@ class Answering:
             if recent:
                 judgement = self.judge.reordered(judgement, self._favour_recent(list(judgement.ranked)))
             chosen = pick_answering_quotes(judgement, limit, self.judge.threshold, self.scoring)
+            spans = [judgement.span_of(s, self.judge.threshold) for s in chosen]
         else:
             if recent:
                 sentences = self._favour_recent(sentences)
             chosen = pick_quotes(sentences, limit, self.scoring)
-        spans = None
-        if judgement is not None and self.judge is not None:
-            threshold = self.judge.threshold
-            spans = [judgement.span_of(s, threshold) for s in chosen]
+            spans = None
         quotes = self._quotes(chosen, texts, spans)
         answer = "\n".join(f"“{q.text}” [{n}]" for q, n in zip(quotes, citation_numbers(quotes), strict=True))
         extractive = Answer(question, answer, False, tuple(quotes), took(), (), confidence)

@@ -25,12 +25,12 @@ class Judgement:
     ranked: tuple[ScoredSentence, ...]  # the judged candidates, best first; `score` is the ranking value
     probabilities: tuple[float, ...]  # of `ranked`, same order
     confidence: float  # the best candidate's probability of answering
-    spans: tuple[tuple[int, int] | None, ...] = ()  # of `ranked`: the answer's characters in each sentence
+    spans: tuple[tuple[int, int] | None, ...]  # of `ranked`: the answer's characters in each sentence
 
     def span_of(self, sentence: ScoredSentence, threshold: float) -> tuple[int, int] | None:
         """Where the answer lies in a judged sentence, if the model says it answers (probability at or
         above the threshold); None otherwise, or from a model without a span head."""
-        for s, p, span in zip(self.ranked, self.probabilities, self.spans, strict=False):
+        for s, p, span in zip(self.ranked, self.probabilities, self.spans, strict=True):
             if (s.article_id, s.index) == (sentence.article_id, sentence.index):
                 return span if p >= threshold else None
         return None
@@ -58,7 +58,7 @@ class AnswerJudge:
     def judge(self, question: str, sentences: list[ScoredSentence], texts: dict[tuple[int, int], str]) -> Judgement:
         top = sorted(sentences, key=lambda s: s.score, reverse=True)[: self.candidates]
         if not top:
-            return Judgement((), (), 0.0)
+            return Judgement((), (), 0.0, ())
         previous = self.previous_sentences(top, texts)
         pairs = [(texts[s.article_id, s.index], previous.get((s.article_id, s.index))) for s in top]
         logits, spans = self.model.read(question, pairs)
@@ -76,8 +76,9 @@ class AnswerJudge:
 
     def reordered(self, judgement: Judgement, ranked: list[ScoredSentence]) -> Judgement:
         """The same judgement with new ranking values (e.g. a recency bonus), sorted again."""
-        spans = judgement.spans or (None,) * len(ranked)
-        rows = sorted(zip(ranked, judgement.probabilities, spans, strict=True), key=lambda x: x[0].score, reverse=True)
+        rows = sorted(
+            zip(ranked, judgement.probabilities, judgement.spans, strict=True), key=lambda x: x[0].score, reverse=True
+        )
         return Judgement(
             tuple(s for s, _, _ in rows), tuple(p for _, p, _ in rows), judgement.confidence, tuple(x for *_, x in rows)
         )
