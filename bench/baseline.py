@@ -91,7 +91,7 @@ class Baseline:
         if path.exists():
             return np.load(path)
         if embedder is None:
-            from index.embedding import Embedder
+            from index.inference.embedding import Embedder
 
             embedder = Embedder()
         vectors = embedder.encode([c.text for c in self.chunks]).astype(np.float32)

@@ -51,14 +51,14 @@ def bbc_sample(rows: list[dict[str, str]], n: int = QUICK_SAMPLE) -> list[dict[s
 
 
 def bbc_documents(rows: list[dict[str, str]]) -> Iterator[tuple[str, object]]:
-    from index.extract import from_text
+    from index.articles.extract import from_text
 
     for r in rows:
         yield r["id"], from_text(r["article"], f"bbc/{r['id']}")
 
 
 def dai2017_documents() -> Iterator[tuple[str, object]]:
-    from index.extract import Document
+    from index.articles.extract import Document
 
     csv.field_size_limit(10**9)
     with (DATA / "news-articles-dai2017" / "NewsArticles.csv").open(encoding="utf-8", newline="") as f:
@@ -70,7 +70,7 @@ def dai2017_documents() -> Iterator[tuple[str, object]]:
 
 
 def reuters_documents() -> Iterator[tuple[str, object]]:
-    from index.extract import Document
+    from index.articles.extract import Document
 
     for line in (DATA / "reuters-21578" / "reuters21578.jsonl").open(encoding="utf-8"):
         r = json.loads(line)

@@ -16,9 +16,9 @@ from pathlib import Path
 from common import DATA, REPO, percentiles, record, time_asks
 
 from index import Engine, EngineSettings
-from index.answer import analyse_question
-from index.embedding import Embedder
-from index.extract import from_text
+from index.articles.extract import from_text
+from index.asking.scoring import analyse_question
+from index.inference.embedding import Embedder
 
 
 def chunk_texts(engine: Engine) -> list[str]:

@@ -30,7 +30,7 @@ from load_scenario import check_answer, run_load
 from test_discord import discord_world
 
 from index import Engine, EngineSettings
-from index.embedding import Embedder
+from index.inference.embedding import Embedder
 
 
 def one_run(embedder: Embedder, members: int, freeze: bool) -> dict[str, object]:

@@ -9,7 +9,7 @@ on them; they are asked, as members would, through `Engine.ask` on one collectio
 
 Each table also comes by half: "tune" is the questions about the articles at even positions of the
 sorted article keys (and the off-topic questions with even ids), "report" the rest. The chat lexicon
-(index/casual.py) got four entries after its author read failures of the tune half; nothing has read or
+(index/asking/casual.py) got four entries after its author read failures of the tune half; nothing has read or
 been fitted on the report half, so it is the number to quote.
 
 Byline as shipped ("byline": the answer model on), beside the cheap scoring alone ("cheap_scoring":
@@ -72,7 +72,7 @@ def holds(answers: list[str], text: str) -> bool:
 
 def run_engine(answer_model: bool, texts: dict[str, tuple[str, bool]]) -> tuple[dict, list[float]]:
     from index import Engine, EngineSettings
-    from index.extract import Document
+    from index.articles.extract import Document
 
     with tempfile.TemporaryDirectory(prefix="byline-members-") as folder:
         engine = Engine(EngineSettings(data_dir=Path(folder), answer_model=answer_model))
@@ -103,7 +103,7 @@ def run_engine(answer_model: bool, texts: dict[str, tuple[str, bool]]) -> tuple[
 
 
 def run_baseline(texts: dict[str, tuple[str, bool]], threshold: float) -> list[dict]:
-    from index.embedding import Embedder
+    from index.inference.embedding import Embedder
 
     keys = list(texts)
     base = Baseline([texts[k][0] for k in keys], "members")

@@ -156,7 +156,7 @@ def throughput_child(url: str, cache_dir: str, cpu: str) -> None:
 
     import bot.client  # noqa: F401  (the Discord face: a bot process holds it too)
     from index import Engine, EngineSettings
-    from index.runtime import default_threads
+    from index.inference.runtime import default_threads
 
     engine = Engine(EngineSettings(data_dir=Path(cache_dir), database_url=url))
     questions = questions_of(engine)

@@ -58,7 +58,7 @@ def load() -> str:
 def ingest(n_articles: int, runtime: str) -> dict[str, object]:
     from bench.baseline import split
     from index import Engine, EngineSettings
-    from index.embedding import Embedder
+    from index.inference.embedding import Embedder
 
     rows = bbc_sample(bbc_rows(), n_articles)
     docs = [d for _, d in bbc_documents(rows)]

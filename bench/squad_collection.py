@@ -75,7 +75,7 @@ def load_squad(path: Path = SQUAD_PATH) -> tuple[list[SquadArticle], list[SquadQ
 
 def caching_embedder():
     """An Embedder that remembers vectors by text, so the half collection costs no second embedding."""
-    from index.embedding import Embedder
+    from index.inference.embedding import Embedder
 
     class CachingEmbedder(Embedder):
         def __init__(self) -> None:
@@ -98,7 +98,7 @@ def caching_embedder():
 
 def build(data_dir: Path = DATA_DIR) -> None:
     from index import Engine, EngineSettings
-    from index.extract import Document
+    from index.articles.extract import Document
 
     articles, _ = load_squad()
     engine = Engine(EngineSettings(data_dir=data_dir), embedder=caching_embedder())

@@ -35,7 +35,7 @@ from bench.baseline import Baseline
 from bench.common import BENCH, record
 from bench.squad_collection import DATA_DIR, SquadQuestion, build, in_half, load_squad
 from bench.tune_scoring import CACHE, auc
-from index.embedding import Embedder
+from index.inference.embedding import Embedder
 
 QUICK_SAMPLE = 1000
 KS = (1, 5, 10)
@@ -129,7 +129,7 @@ def run_byline(
     questions: list[SquadQuestion], picks: np.ndarray, qvec: np.ndarray, answer_model: bool = True
 ) -> dict[str, np.ndarray | list[float]]:
     from index import Engine, EngineSettings
-    from index.answer import analyse_question
+    from index.asking.scoring import analyse_question
 
     articles, _ = load_squad()
     titles = {a.title.replace("_", " "): i for i, a in enumerate(articles)}
@@ -249,7 +249,7 @@ def main() -> None:
     print(f"byline done in {time.time() - started:.0f}s", flush=True)
     cheap = run_byline(questions, picks, qvec, answer_model=False)
     print(f"cheap scoring done in {time.time() - started:.0f}s", flush=True)
-    from index.answer_model import AnswerModel
+    from index.inference.answer_model import AnswerModel
 
     thresholds = {"byline": AnswerModel().threshold, "cheap_scoring": DEFAULT_ABSTAIN_THRESHOLD, "baseline": None}
 

@@ -105,7 +105,7 @@ def run_engine(asked, answer_model: bool) -> dict[str, np.ndarray]:
 
 
 def run_baseline(asked, tune) -> dict[str, np.ndarray]:
-    from index.embedding import Embedder
+    from index.inference.embedding import Embedder
 
     articles, _ = load_squad()
     base = Baseline([a.text for a in articles], "squad")

@@ -269,7 +269,7 @@ def margin_scan(engine, topics: list[tuple[str, int, str]], categories: dict[int
     """Members and their topicality as TOPIC_MARGIN moves (the module constant, patched here only): the
     share of members in the seed article's category, whether the seed is a member, and ROUGE of the
     summary against the seed article's own reference (a fixed yardstick as the member set grows)."""
-    import index.summaries as engine_module
+    import index.summaries.summarising as engine_module
 
     shipped = engine_module.TOPIC_MARGIN
     out = {}
@@ -311,7 +311,7 @@ def margin_scan(engine, topics: list[tuple[str, int, str]], categories: dict[int
 def lee_vectors(embedder) -> np.ndarray:
     """The engine's article vectors of the 50 Lee documents, ingested once into LEE_DIR."""
     from index import Engine, EngineSettings
-    from index.extract import Document
+    from index.articles.extract import Document
 
     docs = (DATA / "lee-news-similarity" / "lee_50_docs.txt").read_text(encoding="utf-8").splitlines()
     docs = [d.strip() for d in docs if d.strip()]
@@ -397,7 +397,7 @@ def together(story: dict[int, tuple[str, int]], pairs: set[tuple[int, int]]) -> 
 
 
 def bbc_story_clusters(engine, ids: dict[str, int], pairs_sampled: int = 20000) -> tuple[dict, dict]:
-    from index import stories
+    from index.summaries import stories
 
     category = {}
     for key, article_id in ids.items():

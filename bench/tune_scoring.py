@@ -1,4 +1,4 @@
-"""Tune and measure Byline's answer selection (index/answer.py) on SQuAD v1.1 dev.
+"""Tune and measure Byline's answer selection (index/asking/scoring.py) on SQuAD v1.1 dev.
 
 Measures what /work/shared/ANCHORS.md measures:
   * paragraph R@1/R@5/R@10 and MRR@10 of the final chunk ranking on the 48-article collection
@@ -10,7 +10,7 @@ Measures what /work/shared/ANCHORS.md measures:
 Every number is given for the tune half (even article index) and the held-out half (odd index).
 
 Per-question features come from the engine's own stores and indexes (chunk/sentence vectors,
-the BM25 index, the idf) and the scoring functions of index/answer.py, and are cached in /tmp, so
+the BM25 index, the idf) and the scoring functions of index/asking/scoring.py, and are cached in /tmp, so
 formulas are evaluated in numpy in about a second. Run:
 
     PYTHONPATH=. .venv/bin/python bench/tune_scoring.py            # report the table
@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import record
 from bench.squad_collection import DATA_DIR, SquadQuestion, build, in_half, load_squad
-from index import answer
-from index.answer import Scoring
+from index.asking import scoring as answer
+from index.asking.scoring import Scoring
 
 CACHE = Path("/tmp/byline_tune")
 DENSE_POOL = 100  # candidate rows kept per retriever (covers any `candidates` up to this)
@@ -82,7 +82,7 @@ def question_vectors(questions: list[SquadQuestion]) -> np.ndarray:
         vectors = np.load(path)
         if len(vectors) == len(questions):
             return vectors
-    from index.embedding import Embedder
+    from index.inference.embedding import Embedder
 
     started = time.time()
     vectors = Embedder().encode([q.text for q in questions])
@@ -406,7 +406,7 @@ def load_all() -> tuple[list[SquadQuestion], Features, Features]:
 
 
 def add_cues(F: Features, questions: list[SquadQuestion]) -> None:
-    """Per-(question, sentence) answer-type match, from index/answer.py's own functions."""
+    """Per-(question, sentence) answer-type match, from index/asking/scoring.py's own functions."""
     analysed = [answer.analyse_question(q.text, np.zeros(1)) for q in questions]
     cache: dict[tuple[str | None, int, frozenset[str]], float] = {}
     values = np.zeros(len(F.s_q), dtype=np.float32)
@@ -450,7 +450,7 @@ def table(
 
 
 def from_scoring(s: Scoring) -> Params:
-    """The Params that mirror index/answer.py's Scoring (the product formula)."""
+    """The Params that mirror index/asking/scoring.py's Scoring (the product formula)."""
     # answer.confidence = cos + a * cover + b * chunk cosine; the cached features hold the chunk cosine
     # only inside the score: (top - cos - overlap * cover - type * cue - focus_w * focus) / chunk_weight
     a, b, c = s.confidence_coverage_weight, s.confidence_chunk_weight, s.chunk_weight
@@ -543,7 +543,10 @@ def main() -> None:
     args = parser.parse_args()
     questions, full, half = load_all()
     results = table(
-        {**BASELINES, "final (index/answer.py defaults)": from_scoring(answer.DEFAULT_SCORING)}, questions, full, half
+        {**BASELINES, "final (index/asking/scoring.py defaults)": from_scoring(answer.DEFAULT_SCORING)},
+        questions,
+        full,
+        half,
     )
     record("squad_answer_quality", {"questions": len(questions), "rows": results})
     if args.search:

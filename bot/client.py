@@ -27,16 +27,16 @@ from discord.ext import commands
 
 from bot.config import DiscordSettings, guild_collection
 from index.errors import BylineError
-from index.runtime import default_threads
+from index.inference.runtime import default_threads
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
+    from index.asking.feedback import FeedbackLog
     from index.engine import Engine
-    from index.feedback import FeedbackLog
-    from index.schedule import DigestSchedules
     from index.settings import Limits
+    from index.summaries.schedule import DigestSchedules
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

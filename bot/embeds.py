@@ -12,7 +12,7 @@ from urllib.parse import quote as percent
 import discord
 
 from index.engine import NO_ANSWER, citation_numbers
-from index.feeds import Announcement, Feed
+from index.feeds.records import Announcement, Feed
 from index.models import AddResult, Answer, Article, CitedSentence, Digest, Story, Summary, TopicSummary
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).

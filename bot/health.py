@@ -11,9 +11,9 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -21,18 +21,39 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from bot.client import Byline
-    from index.feeds import PollReport
+    from index.engine import Engine
+    from index.feeds.records import PollReport
     from index.models import AddResult, Answer
 
 log = logging.getLogger(__name__)
+
+
+class Served(Protocol):
+    """What the health server and the metrics read of the Discord client (bot/client.py's Byline); typed
+    here so that this module never imports the client that starts it."""
+
+    engine: Engine
+    metrics: Metrics
+    draining: bool
+
+    @property
+    def latencies(self) -> list[tuple[int, float]]: ...
+
+    @property
+    def shards(self) -> Mapping[int, Any]: ...
+
+    def is_ready(self) -> bool: ...
+
+    async def run_engine(self, function: Callable[..., Any], *args: Any) -> Any: ...
+
+
 READY_TIMEOUT = 3.0  # seconds /readyz waits for the database before it says it is unreachable
 # Answer latency buckets (seconds): a warm answer is ~10-50 ms, a cold collection or the LLM mode seconds.
 ANSWER_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class Metrics:
-    def __init__(self, bot: Byline) -> None:
+    def __init__(self, bot: Served) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.questions = Counter("byline_questions", "Questions answered, by face", ["face"], registry=self.registry)
         self.abstentions = Counter(
@@ -101,7 +122,7 @@ class Metrics:
 class _LiveCollector(Collector):
     """Values read when scraped: each shard's gateway latency, the search cache's counts."""
 
-    def __init__(self, bot: Byline) -> None:
+    def __init__(self, bot: Served) -> None:
         self.bot = bot
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
@@ -134,7 +155,7 @@ class _LiveCollector(Collector):
 
 
 class HealthServer:
-    def __init__(self, bot: Byline, host: str, port: int) -> None:
+    def __init__(self, bot: Served, host: str, port: int) -> None:
         self.bot = bot
         self.host = host
         self.port = port

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from index.consistency import Report
 from index.engine import citation_numbers
-from index.feeds import Feed, FeedPreview, PollReport
+from index.feeds.records import Feed, FeedPreview, PollReport
 from index.models import AddResult, Answer, Article, CitedSentence, Digest, Quote, Summary, TopicSummary
+from index.upkeep.consistency import Report
 
 
 def source_line(number: int, title: str, url: str | None, published: str | None, article_id: int) -> str:

@@ -20,29 +20,30 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from index import consistency, dates, extract, llm
-from index.answer import DEFAULT_SCORING, Scoring
-from index.answer_model import AnswerModel
-from index.answering import NO_ANSWER, Answering, citation_numbers
-from index.catalogue import Catalogue
-from index.digests import Digests
-from index.embedding import Embedder
-from index.errors import BylineError
-from index.evidence import EvidenceFinder
-from index.feedback import FeedbackLog
-from index.feeds import Feeds
-from index.ingest import Ingest, content_hash
-from index.inputs import check_collection, check_question
-from index.judging import AnswerJudge
-from index.maintenance import Maintenance
+from index.articles import extract
+from index.articles.catalogue import Catalogue
+from index.articles.ingest import Ingest, content_hash
+from index.articles.sources import Sources
+from index.asking import dates, llm
+from index.asking.answering import NO_ANSWER, Answering, citation_numbers
+from index.asking.evidence import EvidenceFinder
+from index.asking.feedback import FeedbackLog
+from index.asking.judging import AnswerJudge
+from index.asking.scoring import DEFAULT_SCORING, Scoring
+from index.errors import BylineError, check_collection, check_question
+from index.feeds.following import Feeds
+from index.inference.answer_model import AnswerModel
+from index.inference.embedding import Embedder
 from index.models import AddResult, Answer, Article, CollectionStats, Digest, Quote, Summary, TopicSummary
-from index.schedule import DigestSchedules
 from index.search.cache import SearchIndexes
 from index.search.index import SearchIndex
 from index.settings import EngineSettings
-from index.sources import Sources
 from index.storage import Store, open_store, sqlite_url
-from index.summaries import Summaries
+from index.summaries.digests import Digests
+from index.summaries.schedule import DigestSchedules
+from index.summaries.summarising import Summaries
+from index.upkeep import consistency
+from index.upkeep.maintenance import Maintenance
 
 __all__ = ["NO_ANSWER", "Engine", "citation_numbers", "content_hash"]
 
@@ -149,7 +150,7 @@ class Engine:
         progress: Callable[[str], None] | None = None,
         rebuild_lexical: bool = True,
     ) -> list[AddResult]:
-        """Add documents, each in its own transaction (index/ingest.py)."""
+        """Add documents, each in its own transaction (index/articles/ingest.py)."""
         check_collection(collection)
         return self.ingest.add_documents(
             collection,
@@ -175,7 +176,7 @@ class Engine:
         return self.add_document(collection, self.fetch_url(url), **meta)
 
     def documents(self, source: str, errors: list[tuple[str, BylineError]]) -> list[extract.Document]:
-        """Documents from a URL, a file or a directory; problems go to `errors` (index/sources.py)."""
+        """Documents from a URL, a file or a directory; problems go to `errors` (index/articles/sources.py)."""
         return self.sources.documents(source, errors)
 
     # -- the catalogue ----------------------------------------------------------------------------
@@ -211,7 +212,7 @@ class Engine:
         return self.maintenance.reindex(collection)
 
     def check(self, collection: str | None = None) -> consistency.Report:
-        """Verify that the store and the search caches agree, repairing what does not (index/consistency.py)."""
+        """Verify that the store and the search caches agree, repairing what does not (index/upkeep/consistency.py)."""
         return self.consistency.run(collection)
 
     # -- asking and summaries ---------------------------------------------------------------------

@@ -1,5 +1,10 @@
-"""Domain errors. Each carries one sentence a Discord member or a CLI user can read; faces translate
-them into exit codes or ephemeral replies at the edge and never show a traceback."""
+"""Domain errors, and the checks every face's input goes through before it reaches a room. Each error
+carries one sentence a Discord member or a CLI user can read; faces translate them into exit codes or
+ephemeral replies at the edge and never show a traceback."""
+
+from __future__ import annotations
+
+import re
 
 
 class BylineError(Exception):
@@ -40,3 +45,24 @@ def human_size(size: int) -> str:
     if size < 1_000_000:
         return f"{size / 1000:.1f} kB"
     return f"{size / 1_000_000:.1f} MB"
+
+
+# -- input checks ------------------------------------------------------------------------------------
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_collection(name: str) -> str:
+    if not _COLLECTION_NAME.match(name or ""):
+        raise InvalidInput(
+            "A collection name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit."
+        )
+    return name
+
+
+def check_question(question: str, max_chars: int) -> str:
+    question = " ".join((question or "").split())
+    if not question:
+        raise InvalidInput("Ask a question: the text was empty.")
+    if len(question) > max_chars:
+        raise InvalidInput(f"That question is {len(question):,} characters; please keep it under {max_chars:,}.")
+    return question

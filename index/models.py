@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 AddStatus = Literal["added", "updated", "duplicate"]
 # "extractive": the articles' own sentences. "llm": text a model wrote over the quotes, every sentence
-# verified against the quotes it cites (index/llm.py); its [n] refers to quotes[n-1] / sentences[n-1].
+# verified against the quotes it cites (index/asking/llm.py); its [n] refers to quotes[n-1] / sentences[n-1].
 Mode = Literal["extractive", "llm"]
 
 

@@ -45,7 +45,7 @@ class EngineSettings:
     # Word pieces per chunk, well under MiniLM's 256 so that no chunk is truncated.
     chunk_tokens: int = 128
     abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD  # of the cheap scoring (answer_model off)
-    # The answer model (index/answer_model.py) judges the best `answer_candidates` sentences, decides quotes
+    # The answer model (index/inference/answer_model.py) judges the best `answer_candidates` sentences, decides quotes
     # and abstention and finds the answer inside each quote; off: the cheap scoring alone decides.
     answer_model: bool = True
     answer_candidates: int = 12
@@ -63,7 +63,7 @@ class EngineSettings:
     encode_batch_size: int = 32
     # Collections whose search indexes one process keeps in memory, least recently asked first out.
     cache_collections: int = 256
-    # Optional LLM answers (index/llm.py). No base URL: extractive answers only, no model is ever called.
+    # Optional LLM answers (index/asking/llm.py). No base URL: extractive answers only, no model is ever called.
     llm_base_url: str = ""
     llm_api_key: str = field(default="", repr=False)  # never shown in logs or reprs
     llm_model: str = ""
@@ -71,7 +71,7 @@ class EngineSettings:
     llm_max_tokens: int = 400
     # None: the prompts/ folder of this repository.
     prompts_dir: Path | None = None
-    # Feeds (index/feeds.py): seconds a feed waits between two polls, at least (BYLINE_FEED_INTERVAL is in
+    # Feeds (index/feeds/following.py): seconds a feed waits between two polls, at least (BYLINE_FEED_INTERVAL is in
     # minutes, 5 or more), items a collection's first poll stores, feeds a collection may follow, items
     # read per poll, announcements per channel per hour.
     feed_interval: float = 15 * 60.0

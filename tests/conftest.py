@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from index import Engine, EngineSettings  # noqa: E402
-from index.embedding import Embedder  # noqa: E402
+from index.inference.embedding import Embedder  # noqa: E402
 
 SAMPLES = REPO / "examples" / "articles"
 FIXTURES = REPO / "tests" / "fixtures"

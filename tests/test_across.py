@@ -16,10 +16,10 @@ import pytest
 from conftest import FIXTURES, assert_verbatim, run_cli
 
 from index import Engine, EngineSettings
-from index.dates import time_filter
-from index.embedding import Embedder
+from index.asking.dates import time_filter
 from index.errors import InvalidInput
-from index.schedule import DigestSchedules, parse_time, parse_weekday
+from index.inference.embedding import Embedder
+from index.summaries.schedule import DigestSchedules, parse_time, parse_weekday
 
 NOW = datetime(2026, 3, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 

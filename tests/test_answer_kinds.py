@@ -1,11 +1,11 @@
 """The asked-for kind of answer, read from how members word questions, and what a sentence must hold
-to be that kind (index/answer.py). Wrong readings here cost the right sentence its place at the top."""
+to be that kind (index/asking/scoring.py). Wrong readings here cost the right sentence its place at the top."""
 
 from __future__ import annotations
 
 import pytest
 
-from index.answer import answer_type_match, question_kind
+from index.asking.scoring import answer_type_match, question_kind
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,11 @@ import pytest
 from conftest import assert_verbatim
 
 from index import Engine, EngineSettings
-from index.answer_model import CARD_FILE, MODEL_FILE, WEIGHTS, AnswerModel, pair_text
-from index.answering import answer_within
+from index.asking.answering import answer_within
 from index.errors import BylineError, InvalidInput
+from index.inference.answer_model import CARD_FILE, MODEL_FILE, WEIGHTS, AnswerModel, pair_text
+from index.inference.runtime import file_sha256
 from index.models import Answer, Quote
-from index.runtime import file_sha256
 
 
 def test_the_shipped_model_matches_its_checksum_and_loads_offline(loopback_only: None) -> None:

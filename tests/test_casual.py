@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from index import Engine
-from index.casual import plain_question
+from index.asking.casual import plain_question
 from tests.conftest import assert_verbatim
 
 CASUAL = [
-    # without index/casual.py the first two abstain ("rn" and "ngl", "wat", "r" are words no article holds)
+    # without index/asking/casual.py the first two abstain ("rn" and "ngl", "wat", "r" are words no article holds)
     ("whos ukraine's defence minister rn?", "Oleksii Reznikov"),
     ("ngl wat temperature r the seeds stored at in svalbard", "minus 18 degrees Celsius"),
     ("how tall r the queensferry crossing towers tbh", "207 metres"),
@@ -59,7 +59,7 @@ def test_plain_question(asked: str, read: str):
 
 
 def test_a_members_word_is_covered_by_the_articles_word_for_it():
-    from index.answer import analyse_question, coverage
+    from index.asking.scoring import analyse_question, coverage
     from index.search.lexical import tokenize
 
     question = analyse_question("was gerasimov sacked", np.zeros(384, dtype=np.float32))

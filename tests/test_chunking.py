@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from index import Engine, chunking
+from index import Engine
+from index.articles import chunking
 from tests.conftest import SAMPLES
 
 

@@ -18,7 +18,7 @@ import pytest
 from conftest import SAMPLES, run_cli
 
 from index import Engine, EngineSettings
-from index.embedding import Embedder
+from index.inference.embedding import Embedder
 
 SAMPLE_FILES = ["dart-asteroid-impact.txt", "queensferry-crossing-opening.txt", "tokyo-2020-olympics-close.txt"]
 ADD_KEYS = {"id", "title", "url", "published", "chunks", "status"}

@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import Engine, EngineSettings, cachefile
-from index.embedding import Embedder, bundled_model_path
+from index import Engine, EngineSettings
+from index.articles.extract import from_file
 from index.engine import content_hash
-from index.extract import from_file
+from index.inference.embedding import Embedder, bundled_model_path
+from index.search import cachefile
 from tests.conftest import REPO, cli_env, run_cli
 
 ARTICLES = 300

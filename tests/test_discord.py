@@ -29,7 +29,7 @@ from bot import client as discord_client
 from bot import embeds
 from bot.config import DiscordSettings
 from index import Engine, EngineSettings
-from index.embedding import Embedder
+from index.inference.embedding import Embedder
 from index.models import Answer, ArticleRef, Quote
 
 pytestmark = pytest.mark.usefixtures("loopback_only")

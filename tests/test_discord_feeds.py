@@ -26,7 +26,7 @@ from test_discord import (
 from test_feeds import T0, entries, story
 
 from index import Engine, EngineSettings
-from index.embedding import Embedder
+from index.inference.embedding import Embedder
 
 
 def _poll(running: RunningBot) -> int:

@@ -16,10 +16,10 @@ import pytest
 from conftest import fresh_database, run_cli
 from feed_server import Entry, FeedServer, atom, rdf, rss
 
-import index.fetch
+import index.articles.fetch
 from index import Engine
 from index.errors import FetchError, InvalidInput
-from index.syndication import SUMMARY_MARK, normalise_link
+from index.feeds.syndication import SUMMARY_MARK, normalise_link
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 TOWNS = [
@@ -448,10 +448,10 @@ def test_a_redirect_to_a_private_address_is_refused(
         assert address[0] == "93.184.216.34", f"connected to {address[0]}"
         return real(("127.0.0.1", server.port), *args, **kwargs)
 
-    monkeypatch.setattr(index.fetch.socket, "create_connection", route)
+    monkeypatch.setattr(index.articles.fetch.socket, "create_connection", route)
     engine = feed_engine(fetch_allow_private=False)
     engine.feeds.fetcher = functools.partial(
-        index.fetch.fetch, resolver=resolver, allowed_ports=frozenset({server.port})
+        index.articles.fetch.fetch, resolver=resolver, allowed_ports=frozenset({server.port})
     )
     with pytest.raises(FetchError, match=r"Refused to fetch intranet\.example: it points to a private address"):
         engine.feeds.add("c", f"http://feeds.example:{server.port}/moved.rss")

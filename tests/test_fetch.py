@@ -1,4 +1,4 @@
-"""URL ingestion: a real HTTP server on 127.0.0.1, and the SSRF guard in index.fetch.
+"""URL ingestion: a real HTTP server on 127.0.0.1, and the SSRF guard in index.articles.fetch.
 
 No test sends traffic beyond loopback: refusals are provoked with a resolver stub (the refusal happens
 before any connection), and a guard on socket.connect fails the test if anything tries to leave 127.0.0.1."""
@@ -18,10 +18,10 @@ import faiss
 import pytest
 from conftest import FIXTURES, assert_verbatim
 
-import index.fetch
+import index.articles.fetch
 from index import Engine
+from index.articles.fetch import MAX_REDIRECTS, fetch
 from index.errors import FetchError
-from index.fetch import MAX_REDIRECTS, fetch
 
 ARTICLE_PATH = "/2023/03/14/river-cleanup"
 CANONICAL = "https://news.example.org/2023/03/14/river-cleanup"
@@ -209,27 +209,27 @@ class StubResolver:
 
 @dataclass
 class Connections:
-    """What index.fetch asked to connect to (host, port) — before the test routes it to loopback."""
+    """What index.articles.fetch asked to connect to (host, port) — before the test routes it to loopback."""
 
     requested: list[tuple[str, int]] = field(default_factory=list)
 
 
 @pytest.fixture
 def no_connections(monkeypatch: pytest.MonkeyPatch) -> Connections:
-    """index.fetch must not open any connection: record the attempt and fail."""
+    """index.articles.fetch must not open any connection: record the attempt and fail."""
     record = Connections()
 
     def refuse(address: tuple[str, int], *args: object, **kwargs: object) -> socket.socket:
         record.requested.append(address)
-        raise AssertionError(f"index.fetch connected to {address!r} although it should have refused first")
+        raise AssertionError(f"index.articles.fetch connected to {address!r} although it should have refused first")
 
-    monkeypatch.setattr(index.fetch.socket, "create_connection", refuse)
+    monkeypatch.setattr(index.articles.fetch.socket, "create_connection", refuse)
     return record
 
 
 @pytest.fixture
 def routed_to(monkeypatch: pytest.MonkeyPatch, site: Site) -> Connections:
-    """Pretend the world is our local site: index.fetch may connect to any *checked* address; we record
+    """Pretend the world is our local site: index.articles.fetch may connect to any *checked* address; we record
     the address it chose and connect to the local server instead (so nothing leaves loopback)."""
     record = Connections()
     real = socket.create_connection
@@ -238,7 +238,7 @@ def routed_to(monkeypatch: pytest.MonkeyPatch, site: Site) -> Connections:
         record.requested.append((address[0], address[1]))
         return real(("127.0.0.1", site.port), *args, **kwargs)
 
-    monkeypatch.setattr(index.fetch.socket, "create_connection", route)
+    monkeypatch.setattr(index.articles.fetch.socket, "create_connection", route)
     return record
 
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from index import Engine, EngineSettings
-from index import llm as llm_module
-from index.embedding import Embedder
+from index.asking import llm as llm_module
+from index.inference.embedding import Embedder
 from tests.conftest import REPO, SAMPLES, assert_verbatim, run_cli
 from tests.fake_openai import FakeOpenAI, Reply
 
@@ -202,7 +202,7 @@ def test_a_failing_server_falls_back_to_the_extractive_answer_with_a_log_line(
 ):
     engine = llm_engine()
     fake.reply(*replies)
-    with caplog.at_level(logging.WARNING, logger="index.llm"):
+    with caplog.at_level(logging.WARNING, logger="index.asking.llm"):
         answer = engine.ask("default", QUESTION)
     plain = extractive.ask("default", QUESTION)
     assert answer.mode == "extractive" and not answer.abstained
@@ -226,7 +226,7 @@ def test_a_server_slower_than_the_timeout_falls_back_in_time(llm_engine, fake: F
     engine = llm_engine(llm_timeout=0.5)
     fake.reply(Reply(faithful, delay=3))
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="index.llm"):
+    with caplog.at_level(logging.WARNING, logger="index.asking.llm"):
         answer = engine.ask("default", QUESTION)
     assert time.monotonic() - started < 2.5
     assert answer.mode == "extractive" and not answer.abstained and answer.quotes
@@ -347,7 +347,7 @@ def test_a_broken_prompt_file_falls_back_with_a_log_line(llm_engine, fake: FakeO
     (tmp_path / "answer.system.md").write_text("Answer $nonsense.\n")
     (tmp_path / "answer.user.md").write_text("$question $quotes\n")
     engine = llm_engine(prompts_dir=tmp_path)
-    with caplog.at_level(logging.WARNING, logger="index.llm"):
+    with caplog.at_level(logging.WARNING, logger="index.asking.llm"):
         answer = engine.ask("default", QUESTION)
     assert answer.mode == "extractive" and fake.requests == []
     assert "nonsense" in caplog.text

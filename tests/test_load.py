@@ -19,7 +19,7 @@ from load_scenario import check_answer, run_load
 from test_discord import discord_world
 
 from index import Engine, EngineSettings
-from index.embedding import Embedder
+from index.inference.embedding import Embedder
 
 pytestmark = [pytest.mark.usefixtures("loopback_only"), pytest.mark.slow]
 

@@ -17,7 +17,7 @@ from test_discord import ALICE, _sends_text, assert_no_ping, discord_world, only
 
 from bot import embeds
 from index import Engine
-from index.embedding import Embedder
+from index.inference.embedding import Embedder
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from index import Engine
-from index.embedding import Embedder
 from index.errors import ModelMismatch
+from index.inference.embedding import Embedder
 from tests.conftest import REPO, SAMPLES, run_cli
 
 QUESTION = "who is Ukraine's defence minister?"
@@ -21,7 +21,7 @@ COUNTING_ASK = """
 import json, sys
 from pathlib import Path
 from index import Engine, EngineSettings
-from index.embedding import Embedder
+from index.inference.embedding import Embedder
 
 class Counting(Embedder):
     texts = 0

@@ -123,8 +123,8 @@ def test_an_ingest_killed_mid_way_leaves_each_article_whole_or_absent(
 def test_migrate_copies_a_sqlite_data_dir_without_re_embedding_and_can_resume(
     make_engine: Callable[..., Engine], postgres_url: str, tmp_path: Path
 ):
-    from index.migrate import copy_store
     from index.storage import sqlite_url
+    from index.upkeep.migrate import copy_store
 
     data_dir = tmp_path / "laptop"
     old = make_engine(data_dir)

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from conftest import HEAVY, SAMPLES, cli_env, imported, run_cli
 
-from index.embedding import Embedder
-from index.runtime import ModelFileError, verified_model
+from index.inference.embedding import Embedder
+from index.inference.runtime import ModelFileError, verified_model
 
 BBC = Path("/work/shared/data/bbc-news-summary/bbc_news_summary.jsonl")
 

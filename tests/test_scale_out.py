@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from index import Engine
-from index.schedule import DigestSchedules
+from index.summaries.schedule import DigestSchedules
 from tests.conftest import SAMPLES, HeldPageServer, cli_env, run_cli
 from tests.fake_discord import FakeDiscord
 from tests.test_discord import ALICE, add_article, text_of

@@ -70,7 +70,7 @@ def test_a_gold_pair_marks_the_answer_and_negatives_never_hold_it(squad_file: Pa
 def test_answer_pieces_are_found_and_a_truncated_answer_is_ignored(squad_file: Path) -> None:
     from tokenizers import Tokenizer
 
-    from index.embedding import bundled_model_path
+    from index.inference.embedding import bundled_model_path
     from training.answer_data import Pair
     from training.train_answer_model import IGNORE, encode
 

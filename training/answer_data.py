@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.chunking import Span, split_sentences
+from index.articles.chunking import Span, split_sentences
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SQUAD_V1 = DATA / "squad-v1.1-dev" / "dev-v1.1.json"
@@ -129,7 +129,7 @@ def retrieved_negatives(part: str, engine, collection: str = "squad", per_questi
     """The sentences the cheap scoring ranks highest for each question, outside its paragraph and without
     any gold answer text: the near misses the model meets at run time (other paragraphs of the same
     article, other articles on the same subject). `engine` holds the SQuAD collection."""
-    from index.judging import previous_sentences
+    from index.asking.judging import previous_sentences
 
     gold_texts = {
         qa["id"]: [a["text"] for a in qa["answers"]]
@@ -167,11 +167,11 @@ def retrieved_negatives(part: str, engine, collection: str = "squad", per_questi
 
 def candidate_pairs(part: str, engine, collection: str = "squad", per_question: int = 6) -> list[Pair]:
     """The pairs the model meets when asked: for each question of `part`, the `per_question` sentences the
-    cheap scoring ranks highest (what index/judging.py hands the model), each labelled 1 when it is a gold
+    cheap scoring ranks highest (what index/asking/judging.py hands the model), each labelled 1 when it is a gold
     sentence of the question's paragraph, else 0 (every one, for an unanswerable question); and the gold
     sentences the cheap scoring missed, so every answerable question has its positive. `engine` holds the
     SQuAD collection (bench/squad_collection.py)."""
-    from index.judging import previous_sentences
+    from index.asking.judging import previous_sentences
 
     out: list[Pair] = []
     for _, question, paragraph, spans in questions(part):

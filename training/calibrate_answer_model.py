@@ -34,7 +34,7 @@ import numpy as np
 
 from bench.squad_collection import DATA_DIR, build
 from bench.tune_scoring import auc
-from index.answer_model import CARD_FILE, WEIGHTS
+from index.inference.answer_model import CARD_FILE, WEIGHTS
 from training.answer_data import SQUAD_V1, casual, questions
 
 SEED = 2026
@@ -143,7 +143,7 @@ def members_records() -> list[dict]:
     """The members' tune half, asked of the 31 articles (each record also says its kind)."""
     from bench import members_eval
     from index import Engine, EngineSettings
-    from index.extract import Document
+    from index.articles.extract import Document
 
     texts = members_eval.articles()
     keys = sorted(texts)

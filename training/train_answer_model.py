@@ -1,4 +1,4 @@
-"""Train the answer model (index/answer_model.py) from the bundled MiniLM weights.
+"""Train the answer model (index/inference/answer_model.py) from the bundled MiniLM weights.
 
     make train        # = PYTHONPATH=. .venv/bin/python training/train_answer_model.py
 
@@ -40,8 +40,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np
 
-from index.answer_model import CARD_FILE, MAX_TOKENS, MODEL_FILE, WEIGHTS, pair_text
-from index.embedding import bundled_model_path
+from index.inference.answer_model import CARD_FILE, MAX_TOKENS, MODEL_FILE, WEIGHTS, pair_text
+from index.inference.embedding import bundled_model_path
 from training.answer_data import Pair, pairs, squad_train_pairs
 
 SEED = 2026

@@ -17,7 +17,7 @@ from bot import embeds
 from bot.client import require_moderator
 from bot.cogs.asking import article_choices, resolve_article
 from bot.pages import Pages
-from index import extract
+from index.articles import extract
 from index.errors import InvalidInput, human_size
 
 if TYPE_CHECKING:

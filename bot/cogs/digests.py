@@ -19,7 +19,7 @@ from bot.cogs.asking import embed_batches
 from bot.embeds import NO_MENTIONS
 from bot.pages import Pages
 from index.errors import BylineError
-from index.schedule import WEEKDAYS, DigestSchedule, parse_time
+from index.summaries.schedule import WEEKDAYS, DigestSchedule, parse_time
 
 if TYPE_CHECKING:
     from bot.client import Byline

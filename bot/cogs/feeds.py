@@ -22,7 +22,7 @@ from index.errors import BylineError
 
 if TYPE_CHECKING:
     from bot.client import Byline
-    from index.feeds import Feed
+    from index.feeds.records import Feed
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 60.0

@@ -8,8 +8,7 @@ import threading
 
 import numpy as np
 
-from index.errors import NotFound
-from index.inputs import check_collection
+from index.errors import NotFound, check_collection
 from index.models import Article, CitedSentence, CollectionStats, Quote
 from index.search.cache import SearchIndexes
 from index.storage import ArticleRow, Articles, Layout

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.chunking import parse_date
+from index.articles.chunking import parse_date
 from index.errors import InvalidInput, human_size
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}

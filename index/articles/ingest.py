@@ -15,9 +15,9 @@ from datetime import datetime
 
 import numpy as np
 
-from index import chunking, extract
-from index.embedding import Embedder
+from index.articles import chunking, extract
 from index.errors import BylineError, InvalidInput
+from index.inference.embedding import Embedder
 from index.models import AddResult
 from index.search.cache import SearchIndexes
 from index.settings import EngineSettings

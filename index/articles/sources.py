@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from index import extract
+from index.articles import extract
 from index.errors import BylineError, InvalidInput
 from index.settings import EngineSettings
 
 if TYPE_CHECKING:
-    from index.fetch import FetchedPage
+    from index.articles.fetch import FetchedPage
 
 
 class Sources:
@@ -25,8 +25,8 @@ class Sources:
         return extract.from_file(path, self.settings.max_article_bytes)
 
     def fetch(self, url: str, **options: Any) -> FetchedPage:
-        """GET through the SSRF guard with the configured limits (index/fetch.py; `options` as fetch's)."""
-        from index.fetch import fetch
+        """GET through the SSRF guard with the configured limits (index/articles/fetch.py; `options` as fetch's)."""
+        from index.articles.fetch import fetch
 
         s = self.settings
         return fetch(

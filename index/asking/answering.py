@@ -1,6 +1,6 @@
-"""Answering a question: the evidence (index/evidence.py) becomes verbatim quotes with citations, or
+"""Answering a question: the evidence (index/asking/evidence.py) becomes verbatim quotes with citations, or
 "the articles don't say" with the closest articles; with an LLM configured, the model writes the answer
-over the candidate quotes and every sentence it cites is verified (index/llm.py)."""
+over the candidate quotes and every sentence it cites is verified (index/asking/llm.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
-from index import llm
-from index.answer import ScoredSentence, Scoring, pick_quotes
-from index.evidence import Evidence, EvidenceFinder
-from index.inputs import check_collection, check_question
-from index.judging import AnswerJudge, Judgement, pick_answering_quotes
+from index.asking import llm
+from index.asking.evidence import Evidence, EvidenceFinder
+from index.asking.judging import AnswerJudge, Judgement, pick_answering_quotes
+from index.asking.scoring import ScoredSentence, Scoring, pick_quotes
+from index.errors import check_collection, check_question
 from index.models import Answer, ArticleRef, Quote
 from index.storage import Articles
 

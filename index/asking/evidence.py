@@ -1,6 +1,6 @@
 """The evidence pipeline that answers and topic summaries share: the question's time window, the chunks
 it allows, the question embedded, hybrid retrieval, every sentence of the best chunks scored, and the
-confidence that decides whether the articles cover it at all (index/answer.py has the formula).
+confidence that decides whether the articles cover it at all (index/asking/scoring.py has the formula).
 
 `gather` holds one read snapshot while the caller turns the evidence into quotes or a summary, so an
 article removed meanwhile is either wholly visible or wholly gone."""
@@ -14,10 +14,18 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
-from index import dates
-from index.answer import Candidate, Question, ScoredSentence, Scoring, analyse_question, confidence, score_sentence
-from index.casual import plain_question
-from index.embedding import Embedder
+from index.asking import dates
+from index.asking.casual import plain_question
+from index.asking.scoring import (
+    Candidate,
+    Question,
+    ScoredSentence,
+    Scoring,
+    analyse_question,
+    confidence,
+    score_sentence,
+)
+from index.inference.embedding import Embedder
 from index.models import ArticleRef
 from index.search.cache import SearchIndexes
 from index.search.index import SearchIndex
@@ -66,7 +74,7 @@ class EvidenceFinder:
         return self.clock().astimezone(UTC).date()
 
     def time_filter(self, collection: str, text: str) -> tuple[dates.TimeFilter | None, str]:
-        """What `text` says about time, and the text without those words (see index/dates.py)."""
+        """What `text` says about time, and the text without those words (see index/asking/dates.py)."""
         today = self.today()
         return dates.time_filter(
             text, today, lambda month: self.store.latest_year_of_month(collection, month, today.isoformat())
@@ -87,7 +95,7 @@ class EvidenceFinder:
     ) -> Iterator[Evidence]:
         """The evidence for `text` in a collection, inside one read snapshot of the store.
 
-        Chat spellings and filler are read as the words they stand for (index/casual.py). "this week", "in
+        Chat spellings and filler are read as the words they stand for (index/asking/casual.py). "this week", "in
         March": only articles of those days are searched; the time words themselves are
         left out of retrieval (no article is about the word "latest"). `previous` is the question before
         a follow-up: it helps find the article ("and when did it start?"), lends its window if the new

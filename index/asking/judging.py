@@ -1,7 +1,7 @@
 """Judging candidate sentences: which of them answer the question, and whether any does.
 
-The cheap scoring (index/answer.py) ranks every sentence of the best chunks; the best `candidates` of them
-go to the answer-sentence model (index/answer_model.py), which reads the question with each sentence and
+The cheap scoring (index/asking/scoring.py) ranks every sentence of the best chunks; the best `candidates` of them
+go to the answer-sentence model (index/inference/answer_model.py), which reads the question with each sentence and
 the sentence before it. Its probability decides:
 - the quotes: ranked by the model's logit plus `blend` times the cheap score (the cheap score still knows
   things the model does not, such as the chunk's match with the question); after the best one, others are
@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from index.answer import ScoredSentence, Scoring, repeats
-from index.answer_model import AnswerModel
+from index.asking.scoring import ScoredSentence, Scoring, repeats
+from index.inference.answer_model import AnswerModel
 from index.storage import Layout
 
 

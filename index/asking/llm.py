@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from index import chunking, prompts
+from index.articles import chunking
+from index.asking import prompts
 from index.errors import InvalidInput
 from index.models import Dropped
 

@@ -1,8 +1,8 @@
-"""Retrieval fusion, quote selection and abstention: the part that decides what the bot says.
+"""The cheap scoring: sentence scores, quote selection and abstention without the answer model.
 
 1. Candidates: the top `candidates` chunks by cosine (FAISS) and by BM25 (bm25s), as a union.
-2. Fusion: fused = w * cosine + (1 - w) * bm25 / (the query's best BM25), w = dense_weight.
-   Plain reciprocal rank fusion throws the scores away and loses to BM25 alone at rank 1.
+2. Fusion: fused = w * cosine + (1 - w) * bm25 / (the query's best BM25), w = dense_weight
+   (index/search/fusion.py; the weights live here, in Scoring).
 3. Sentences: every sentence of the best `rerank_depth` chunks is scored against the question itself:
 
        sentence = cosine(question, sentence)
@@ -34,6 +34,7 @@ from functools import cache
 
 import numpy as np
 
+from index.search.fusion import Candidate
 from index.search.lexical import tokenize
 
 # Words that shape a question but never appear in its answer.
@@ -65,14 +66,6 @@ DEFAULT_SCORING = Scoring()
 
 
 @dataclass(frozen=True)
-class Candidate:
-    chunk_id: int
-    cosine: float
-    bm25: float  # scaled to [0, 1] by the query's best BM25 score
-    fused: float
-
-
-@dataclass(frozen=True)
 class ScoredSentence:
     article_id: int
     index: int
@@ -84,32 +77,6 @@ class ScoredSentence:
     chunk_id: int
     vector: np.ndarray
     chunk_cosine: float = 0.0  # cosine of the chunk the sentence was scored in (its context)
-
-
-def fuse(
-    dense_ids: np.ndarray,
-    dense_scores: np.ndarray,
-    lexical_ids: np.ndarray,
-    lexical_scores: np.ndarray,
-    cosine_of: Callable[[list[int]], np.ndarray],
-    bm25_of: Callable[[list[int]], np.ndarray],
-    scoring: Scoring = DEFAULT_SCORING,
-) -> list[Candidate]:
-    """Union of both candidate lists, each scored on both signals, best first."""
-    cosine = {int(i): float(s) for i, s in zip(dense_ids, dense_scores, strict=True)}
-    bm25 = {int(i): float(s) for i, s in zip(lexical_ids, lexical_scores, strict=True)}
-    missing_cos = [i for i in bm25 if i not in cosine]
-    for i, s in zip(missing_cos, cosine_of(missing_cos), strict=True):
-        cosine[i] = float(s)
-    missing_bm25 = [i for i in cosine if i not in bm25]
-    for i, s in zip(missing_bm25, bm25_of(missing_bm25), strict=True):
-        bm25[i] = float(s)
-    top = max(bm25.values(), default=0.0)
-    scale = 1.0 / top if top > 0 else 0.0
-    w = scoring.dense_weight
-    out = [Candidate(i, cosine[i], bm25[i] * scale, w * cosine[i] + (1 - w) * bm25[i] * scale) for i in cosine]
-    out.sort(key=lambda c: c.fused, reverse=True)
-    return out
 
 
 # -- answer types ---------------------------------------------------------------------------------
@@ -231,7 +198,7 @@ class Question:
     kind: str | None = None  # expected answer type, see question_kind
     words: frozenset[str] = field(default_factory=frozenset)  # lower-cased surface words
     focus: frozenset[str] = field(default_factory=frozenset)  # see focus_terms
-    # content terms a sentence may cover with other words ("sacked": "fired"), see index/casual.py
+    # content terms a sentence may cover with other words ("sacked": "fired"), see index/asking/casual.py
     alternatives: dict[str, tuple[frozenset[str], ...]] = field(default_factory=dict)
 
 
@@ -249,7 +216,7 @@ def analyse_question(text: str, vector: np.ndarray) -> Question:
 
 @cache
 def _equivalents() -> dict[str, tuple[frozenset[str], ...]]:
-    from index.casual import equivalents
+    from index.asking.casual import equivalents
 
     return equivalents(tokenize)
 

@@ -1,4 +1,4 @@
-"""Feeds: collections follow RSS/Atom feeds, and new articles arrive by themselves.
+"""Following feeds: collections follow RSS/Atom feeds, and new articles arrive by themselves.
 
 One row per feed URL, however many collections (Discord servers) follow it: one fetch serves them all.
 A poll is claimed in the store first (a conditional UPDATE one caller wins, with a lease a crashed
@@ -19,19 +19,18 @@ import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from index import syndication
-from index.errors import BylineError, FetchError, InvalidInput, NotFound
-from index.inputs import check_collection
+from index.errors import BylineError, FetchError, InvalidInput, NotFound, check_collection
+from index.feeds import syndication
+from index.feeds.records import Announcement, Feed, FeedPreview, Notice, PollReport, feed_of
 from index.models import Article, CitedSentence
 from index.storage import Articles, FeedItemRow, FeedRow, FeedStore, SubscriptionRow, utc_iso
 
 if TYPE_CHECKING:
-    from index import extract
-    from index.fetch import FetchedPage
+    from index.articles import extract
+    from index.articles.fetch import FetchedPage
     from index.models import AddResult
     from index.settings import EngineSettings
 
@@ -42,135 +41,6 @@ MAX_BACKOFF = timedelta(hours=6)
 MAX_ASKED = timedelta(hours=24)  # a feed asking for more than a day between polls gets a day
 PAUSE_AFTER = timedelta(days=7)  # of failing without a success
 ANNOUNCE_WITHIN = timedelta(hours=24)  # a pending announcement older than this is dropped, not posted
-
-
-@dataclass(frozen=True)
-class Feed:
-    """A feed as one collection follows it."""
-
-    id: int
-    url: str
-    title: str
-    collection: str
-    channel: str | None
-    announce: bool
-    paused: bool  # by a moderator of this collection
-    paused_reason: str | None  # the feed itself, after failing for a week
-    failures: int
-    last_error: str | None
-    last_polled: str | None
-    next_poll: str
-    created: str
-
-    @property
-    def status(self) -> str:
-        if self.paused_reason:
-            return f"paused: {self.paused_reason}"
-        if self.paused:
-            return "paused"
-        if self.failures:
-            return "failing"
-        return "active"
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "url": self.url,
-            "title": self.title,
-            "channel": self.channel,
-            "announce": self.announce,
-            "status": self.status,
-            "failures": self.failures,
-            "last_error": self.last_error,
-            "last_polled": self.last_polled,
-            "next_poll": self.next_poll,
-        }
-
-
-def _feed(row: FeedRow, sub: SubscriptionRow) -> Feed:
-    return Feed(
-        row.id,
-        row.url,
-        row.title,
-        sub.collection,
-        sub.channel,
-        sub.announce,
-        sub.paused,
-        row.paused_reason,
-        row.failures,
-        row.last_error,
-        row.last_polled,
-        row.next_poll,
-        sub.created,
-    )
-
-
-@dataclass
-class PollReport:
-    """One feed's poll, summed over the collections following it."""
-
-    id: int
-    url: str
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    error: str | None = None
-    not_modified: bool = False  # a 304, or the same bytes as last time: nothing was parsed
-    problems: list[str] = field(default_factory=list)  # items that could not be stored, one sentence each
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "url": self.url,
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "skipped": self.skipped,
-            "error": self.error,
-            "not_modified": self.not_modified,
-            "problems": self.problems,
-        }
-
-
-@dataclass(frozen=True)
-class FeedPreview:
-    """What following a feed would do (nothing stored): its items, and how many the first poll takes."""
-
-    url: str
-    title: str
-    items: tuple[syndication.FeedItem, ...]
-    backfill: int
-    malformed: str | None
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "url": self.url,
-            "title": self.title,
-            "items": [item.to_json() for item in self.items],
-            "would_add": min(self.backfill, len(self.items)),
-            "malformed": self.malformed,
-        }
-
-
-@dataclass(frozen=True)
-class Announcement:
-    """A new item to post once in a channel: its article and one quoted lead sentence."""
-
-    collection: str
-    channel: str
-    feed_title: str
-    article: Article
-    lead: CitedSentence | None
-
-
-@dataclass(frozen=True)
-class Notice:
-    """One sentence for a collection's moderators' channel (a feed paused, a limit reached)."""
-
-    collection: str
-    channel: str
-    text: str
 
 
 class Feeds:
@@ -238,7 +108,7 @@ class Feeds:
         row, sub = self.store.feed(feed_id), self.store.subscription(feed_id, collection)
         if row is None or sub is None:
             raise NotFound(f"This server follows no feed {feed_id}; /feed list shows the ones it does.")
-        return _feed(row, sub)
+        return feed_of(row, sub)
 
     def list(self, collection: str) -> list[Feed]:
         check_collection(collection)
@@ -246,7 +116,7 @@ class Feeds:
         for sub in self.store.subscriptions(collection=collection):
             row = self.store.feed(sub.feed_id)
             if row is not None:
-                feeds.append(_feed(row, sub))
+                feeds.append(feed_of(row, sub))
         return feeds
 
     def remove(self, collection: str, feed_id: int) -> Feed:

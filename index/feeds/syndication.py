@@ -2,7 +2,7 @@
 HTML page names (`<link rel="alternate">`), parse the bytes with feedparser (RSS 0.9x/1.0/2.0, Atom) and
 turn each entry into an item with a stable key and an article Document.
 
-feedparser never fetches anything itself here: it only parses bytes that index/fetch.py fetched, with
+feedparser never fetches anything itself here: it only parses bytes that index/articles/fetch.py fetched, with
 the response's headers (the charset and base URL it needs). An entry that carries only a teaser gets
 its linked page fetched through the same guard and extracted with trafilatura; if that yields no article
 text, the entry's own summary is stored and its title says so."""
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from index import extract
+from index.articles import extract
+from index.articles.fetch import FetchedPage, retry_after
 from index.errors import BylineError, FetchError, InvalidInput
-from index.fetch import FetchedPage, retry_after
 
 FEED_TYPES = {
     "application/rss+xml": "feed",

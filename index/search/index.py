@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.answer import Candidate, Question, Scoring, fuse
+from index.search.fusion import Candidate, Depth, Query, fuse
 from index.search.lexical import LexicalIndex
 from index.search.vectors import VectorIndex
 
@@ -27,7 +27,7 @@ class SearchIndex:
     def __len__(self) -> int:
         return len(self.vectors)
 
-    def retrieve(self, query: Question, scoring: Scoring, allowed: np.ndarray | None = None) -> list[Candidate]:
+    def retrieve(self, query: Query, scoring: Depth, allowed: np.ndarray | None = None) -> list[Candidate]:
         """Hybrid candidates: FAISS and BM25 fused. With `allowed`, only those chunk ids are searched."""
         depth = scoring.candidates
         lexical = self.lexical
@@ -42,4 +42,4 @@ class SearchIndex:
         def bm25_of(ids: list[int]) -> np.ndarray:
             return np.array([all_bm25[lexical.position[i]] if i in lexical.position else 0.0 for i in ids])
 
-        return fuse(dense_ids, dense_scores, lexical_ids, lexical_scores, cosine_of, bm25_of, scoring)
+        return fuse(dense_ids, dense_scores, lexical_ids, lexical_scores, cosine_of, bm25_of, scoring.dense_weight)

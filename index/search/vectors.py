@@ -10,7 +10,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from index import cachefile
+from index.search import cachefile
 
 
 class VectorIndex:

@@ -4,7 +4,9 @@
     postgresql://user:pass@host/db     (or postgres://)   a PostgreSQL server many processes share
 
 Rooms are typed against the role they use; SQL lives only in this package, one folder of numbered
-migrations per backend (migrations/<backend>/NNNN_name.sql)."""
+migrations per backend (migrations/<backend>/NNNN_name.sql).
+
+Imports none of the engine's other packages: only index.errors at the top."""
 
 from __future__ import annotations
 

@@ -179,7 +179,7 @@ class FeedStore(Protocol):
 
 
 class Transfer(Revisions, Protocol):
-    """Raw rows, ids and vectors as stored, for copying one store into another (index/migrate.py)."""
+    """Raw rows, ids and vectors as stored, for copying one store into another (index/upkeep/migrate.py)."""
 
     def table_count(self, table: str) -> int: ...
     def article_ids(self) -> list[int]: ...

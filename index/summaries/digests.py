@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-from index import dates, stories
-from index.catalogue import article_of, cited_sentence
-from index.errors import InvalidInput
-from index.inputs import check_collection
+from index.articles.catalogue import article_of, cited_sentence
+from index.asking import dates
+from index.errors import InvalidInput, check_collection
 from index.models import CitedSentence, Digest, Story
 from index.storage import ArticleRow, Store
+from index.summaries import stories
 
 # A story's lead is picked from the first few sentences of each of its articles.
 LEAD_POOL = 6

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from index import llm, stories
-from index.catalogue import Catalogue, cited_sentence
-from index.evidence import EvidenceFinder
-from index.inputs import check_collection, check_question
+from index.articles.catalogue import Catalogue, cited_sentence
+from index.asking import llm
+from index.asking.evidence import EvidenceFinder
+from index.errors import check_collection, check_question
 from index.models import ArticleRef, Summary, SummarySentence, TopicSummary
 from index.storage import Store
+from index.summaries import stories
 
 # With an LLM configured: the most central sentences of an article it summarises from.
 LLM_SUMMARY_SENTENCES = 12

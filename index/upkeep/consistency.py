@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from index import cachefile, extract
-from index.errors import InvalidInput
-from index.inputs import check_collection
+from index.articles import extract
+from index.errors import InvalidInput, check_collection
+from index.search import cachefile
 from index.search.cache import SearchIndexes
 from index.storage import ArticleRow, Repairs
 
 if TYPE_CHECKING:
-    from index.ingest import Plan
+    from index.articles.ingest import Plan
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from index.embedding import Embedder
-from index.inputs import check_collection
+from index.errors import check_collection
+from index.inference.embedding import Embedder
 from index.search.cache import SearchIndexes
 from index.storage import Repairs
 

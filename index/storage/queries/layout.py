@@ -177,7 +177,7 @@ class LayoutQueries(Database):
         )
         return [(i, s, e, bool(q), np.frombuffer(v, dtype=np.float32)) for i, s, e, q, v in rows]
 
-    # -- consistency (index/consistency.py) -----------------------------------------------------
+    # -- consistency (index/upkeep/consistency.py) -----------------------------------------------------
     def collection_names(self) -> list[str]:
         """Every collection ever written to, including ones now empty (their caches may still exist)."""
         rows = self._connect().execute("SELECT name FROM collections UNION SELECT collection FROM articles ORDER BY 1")

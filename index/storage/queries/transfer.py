@@ -1,5 +1,5 @@
 """Rows out of one store and into another, ids and vectors as they are: what `python -m bot migrate --to
-postgresql://...` is made of (index/migrate.py). Reading is in id order and batched; writing is one
+postgresql://...` is made of (index/upkeep/migrate.py). Reading is in id order and batched; writing is one
 transaction per article (its row, sentences and chunks together) or per batch of log rows, and skips what
 the target already holds, so a copy cut off anywhere leaves only whole articles and a second run finishes
 it."""
