@@ -9,7 +9,7 @@ from pathlib import Path
 
 from index.errors import InvalidInput
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 
 
 def render(name: str, directory: Path | None = None, **fields: object) -> str:

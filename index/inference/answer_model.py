@@ -18,7 +18,7 @@ import numpy as np
 
 from index.errors import BylineError
 
-WEIGHTS = Path(__file__).resolve().parent / "weights" / "answer-sentence"
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "answer-sentence"
 MODEL_FILE = "model.onnx"
 CARD_FILE = "model.json"  # checksum, input format, calibrated threshold
 # The sentence comes first in the pair's second segment, so truncation cuts the context, never it.
