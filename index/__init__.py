@@ -23,7 +23,6 @@ FAISS and bm25s. Modules that moved into packages keep their old import paths fo
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import sys
 import warnings
@@ -62,7 +61,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'index' has no attribute {name!r}")
 
 
-class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+class _MovedModules:  # a meta path finder and its loader (importlib.abc would cost the cold CLI 30 ms)
     """`import index.answering` gives index.asking.answering itself (one module object, one state), with a
     DeprecationWarning naming the new path."""
 
