@@ -34,6 +34,7 @@ def insights_chart(insights: Insights) -> bytes:
     axes.bar(positions, abstained, bottom=answered, color=ABSTAINED_COLOUR, label="the articles don't say")
     step = max(1, len(days) // 10)  # at most ~10 date labels, whatever the window
     axes.set_xticks(list(positions)[::step], days[::step])
+    axes.set_ylim(0, max(1, *(a + n for a, n in zip(answered, abstained, strict=True))) * 1.15)  # room for the legend
     axes.set_ylabel("questions")
     axes.set_title(f"Questions per day, {insights.collection}: {insights.since} to {insights.until}")
     axes.yaxis.get_major_locator().set_params(integer=True)
