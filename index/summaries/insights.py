@@ -221,9 +221,9 @@ class InsightsRoom:
         latest = max(added.values(), default="")
         checked = []
         for n, (gap, question) in enumerate(gaps):
-            if n < RECHECK and latest >= gap.last_asked:
+            if n < RECHECK and latest > gap.last_asked:
                 answer = self.ask(collection, question)
-                newer = [q for q in answer.quotes if added.get(q.article_id, "") >= gap.last_asked]
+                newer = [q for q in answer.quotes if added.get(q.article_id, "") > gap.last_asked]
                 if not answer.abstained and newer:
                     quote = newer[0]
                     ref = ArticleRef(quote.article_id, quote.title, quote.url, quote.published)
