@@ -56,7 +56,8 @@ def insights_embeds(insights: Insights, chart: str | None = CHART_FILE) -> list[
         embed = discord.Embed(title=title, description=insights_totals(insights), colour=colour)
         first = page * GAPS_PER_PAGE
         for number, gap in enumerate(insights.gaps[first : first + GAPS_PER_PAGE], start=first + 1):
-            embed.add_field(*_gap_field(number, gap), inline=False)
+            name, value = _gap_field(number, gap)
+            embed.add_field(name=name, value=value, inline=False)
         if not insights.gaps and insights.questions:
             embed.add_field(name="No gaps", value="Every question was answered, and none got a 👎.", inline=False)
         for name, value in _lists(insights):
