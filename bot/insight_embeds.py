@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import discord
 
-from bot.embeds import ABSTAIN_COLOUR, ANSWER_COLOUR, FIELD_LIMIT, TITLE_LIMIT, escape, fit, trim
+from bot.embeds import ABSTAIN_COLOUR, ANSWER_COLOUR, escape, fit, trim
 from bot.render import gap_text, insights_totals, plural
 from index.models import Gap, Insights
 
 CHART_FILE = "insights.png"
 GAPS_PER_PAGE = 5
 LISTED = 5  # closed gaps, most- and never-quoted articles shown on each page
+# Below Discord's per-field 1,024 so that a full page (5 gaps, 3 lists, the totals) stays under the
+# 6,000 characters a message may hold: 5 x (100 + 600) + 3 x 600 + ~400 = ~5,700.
+GAP_NAME, FIELD_VALUE = 100, 600
 
 
 def _gap_field(number: int, gap: Gap) -> tuple[str, str]:
     """The gap's count and dates as the field's name, its example questions as the value."""
     head, _, questions = gap_text(gap).partition(": ")
-    return trim(f"{number}. {head}", TITLE_LIMIT), trim(escape(questions), FIELD_LIMIT)
+    return trim(f"{number}. {head}", GAP_NAME), trim(escape(questions), FIELD_VALUE)
 
 
 def _lists(insights: Insights) -> list[tuple[str, str]]:
@@ -42,7 +45,7 @@ def _lists(insights: Insights) -> list[tuple[str, str]]:
         if insights.never_quoted_count > len(lines):
             lines.append(f"… and {insights.never_quoted_count - len(lines):,} more")
         fields.append((f"Never quoted in these days ({insights.never_quoted_count:,})", "\n".join(lines)))
-    return [(name, trim(value, FIELD_LIMIT)) for name, value in fields]
+    return [(name, trim(value, FIELD_VALUE)) for name, value in fields]
 
 
 def insights_embeds(insights: Insights, chart: str | None = CHART_FILE) -> list[discord.Embed]:

@@ -98,3 +98,25 @@ def test_moderators_see_what_members_asked_and_members_are_refused(embedder: Emb
         running.stop()
         engine.close()
         fake.stop()
+
+
+def test_a_page_of_long_gaps_stays_inside_discords_limits():
+    from bot.insight_embeds import insights_embeds
+    from index.models import ArticleRef, DayCount, Gap, Insights, QuotedArticle
+
+    long = "why " * 124 + "?"  # 500 characters, the longest question a member may ask
+    gap = Gap(3, "2026-12-01T10:00:00+00:00", "2026-12-02T10:00:00+00:00", (long, long + "!", long + "?"), 3, 1)
+    ref = ArticleRef(1, "T" * 250, "https://example.org/" + "a" * 200, None)
+    insights = Insights(
+        "default", 7, "2026-12-01", "2026-12-07", 10**6, 10**5, 9 * 10**5, 10, 10, 5000,
+        tuple(DayCount(f"2026-12-0{d}", 1, 1) for d in range(1, 8)),
+        (gap,) * 12, (Gap(**{**gap.__dict__, "closed_by": ref}),) * 12,
+        (QuotedArticle(1, "T" * 250, None, 9),) * 10, (ref,) * 25, 30,
+        90,
+    )  # fmt: skip
+    pages = insights_embeds(insights)
+    assert len(pages) == 3  # 12 gaps, 5 a page
+    for page in pages:
+        assert len(page) <= 6000 and len(page.fields) <= 25
+        assert all(len(f.value or "") <= 1024 and len(f.name or "") <= 256 for f in page.fields)
+        assert page.image.url == "attachment://insights.png"

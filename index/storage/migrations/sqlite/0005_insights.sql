@@ -4,6 +4,7 @@
 ALTER TABLE answers ADD COLUMN question_vector BLOB;
 ALTER TABLE answers ADD COLUMN vector_model TEXT;
 CREATE INDEX answers_collection_created ON answers (collection, created);
+CREATE INDEX answers_created ON answers (created);
 CREATE INDEX feedback_created ON feedback (created);
 CREATE TABLE insight_schedules (
     collection TEXT PRIMARY KEY,
