@@ -99,7 +99,7 @@ def build(base: Path = BASE) -> None:
         else:  # the articles don't say: SQuAD's questions (some asked again and again), members' off-topic ones
             question = rng.choice(missing) if roll < 0.65 else rng.choice(squad[: 3000 if roll < 0.8 else None])
             answer = _answer(question, None)
-        created = NOW - timedelta(seconds=rng.randrange(7 * 86400 - 3600))
+        created = NOW - timedelta(seconds=rng.randrange(6 * 86400 + 12 * 3600))  # inside the 7-day window
         rows.append((question, answer, f"member-{rng.randrange(400)}", utc_iso(created)))
     rows.sort(key=lambda row: row[3])
     for question, answer, asker, created in rows:

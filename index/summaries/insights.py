@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -105,11 +105,11 @@ class InsightsRoom:
         keep = self.feedback.keep_days
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= keep:
             raise InvalidInput(f"Insights cover 1 to {keep} days (the answer log is kept {keep} days), not {days}.")
-        now = self.clock()
+        now = self.clock().astimezone(UTC)  # days are UTC days, as the log's times are
         self.feedback.prune(now)  # never show what retention should already have deleted
         today = now.date()
         first = today - timedelta(days=days - 1)
-        start = datetime(first.year, first.month, first.day, tzinfo=now.tzinfo)
+        start = datetime(first.year, first.month, first.day, tzinfo=UTC)
         rows = self.log.answers_between(collection, utc_iso(start), utc_iso(now + timedelta(seconds=1)), self.model())
         stored = self.articles.articles(collection)
         if not rows and not stored:
