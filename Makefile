@@ -54,6 +54,7 @@ bench: $(BENCH_STAMP)
 	PYTHONPATH=. $(PY) bench/speed.py
 	PYTHONPATH=. $(PY) bench/scale_out.py
 	PYTHONPATH=. $(PY) bench/feeds.py
+	PYTHONPATH=. $(PY) bench/insights.py
 
 bench-quick: $(BENCH_STAMP)
 	PYTHONPATH=. $(PY) bench/squad_eval.py --quick

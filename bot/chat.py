@@ -32,10 +32,17 @@ def ingest_samples(engine: Engine, collection: str) -> None:
         print(f"  error: {source}: {exc}", file=sys.stderr)
 
 
+# Who asked, in the answer log: the terminal has one local member (insights count askers, never name them).
+ASKER = "terminal"
+
+
 def handle(engine: Engine, collection: str, line: str) -> str | None:
     """One line of input → the reply text; None means quit."""
     if not line.startswith("/"):
-        return render.answer_text(engine.ask(collection, line))
+        answer = engine.ask(collection, line)
+        # logged like Discord's answers, so that a terminal session shows up in `python -m bot insights`
+        engine.feedback.log_answer(collection, answer, ASKER)
+        return render.answer_text(answer)
     command, _, rest = line[1:].partition(" ")
     rest = rest.strip()
     if command in ("quit", "exit", "q"):

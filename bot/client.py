@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-COGS = ("bot.cogs.asking", "bot.cogs.articles", "bot.cogs.digests", "bot.cogs.feeds")
+COGS = ("bot.cogs.asking", "bot.cogs.articles", "bot.cogs.digests", "bot.cogs.feeds", "bot.cogs.insights")
 WORKER_NICENESS = 5  # how much lower than the event loop the worker threads run (Linux niceness)
 SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before it is asked to hand it over
 GENERIC_ERROR = "Something went wrong on my side; the bot's operator can find the details in its log."

@@ -7,7 +7,18 @@ from collections.abc import Sequence
 
 from index.engine import citation_numbers
 from index.feeds.records import Feed, FeedPreview, PollReport
-from index.models import AddResult, Answer, Article, CitedSentence, Digest, Quote, Summary, TopicSummary
+from index.models import (
+    AddResult,
+    Answer,
+    Article,
+    CitedSentence,
+    Digest,
+    Gap,
+    Insights,
+    Quote,
+    Summary,
+    TopicSummary,
+)
 from index.upkeep.consistency import Report
 
 
@@ -101,6 +112,68 @@ def digest_text(digest: Digest) -> str:
             when = article.published or article.added[:10]
             lines.append(f"   - {article.title} ({when}) — {article.url or f'article #{article.id}'}")
         blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+def insights_totals(insights: Insights) -> str:
+    """The totals in one sentence (the terminal's first line and the embed's description)."""
+    if not insights.questions:
+        return f"No questions were asked from {insights.since} to {insights.until}."
+    share = round(100 * insights.answered / insights.questions)
+    return (
+        f"{plural(insights.questions, 'question')} from {plural(insights.askers, 'member')}: "
+        f'{insights.answered:,} answered ({share}%), {insights.abstained:,} "the articles don\'t say"; '
+        f"👍 {insights.up:,} · 👎 {insights.down:,}."
+    )
+
+
+def gap_text(gap: Gap) -> str:
+    """One gap: how often, when, and the questions themselves."""
+    when = (
+        gap.first_asked[:10]
+        if gap.first_asked[:10] == gap.last_asked[:10]
+        else (f"{gap.first_asked[:10]} to {gap.last_asked[:10]}")
+    )
+    why = [plural(gap.abstained, "unanswered", "unanswered")] if gap.abstained else []
+    why += [f"{gap.downvoted:,} 👎"] if gap.downvoted else []
+    return f"asked {plural(gap.count, 'time')} ({', '.join(why)}), {when}: " + " / ".join(
+        f"“{q}”" for q in gap.examples
+    )
+
+
+def insights_text(insights: Insights) -> str:
+    """Insights for a moderator's terminal: totals, gaps, closed gaps, the most and never quoted articles."""
+    blocks = [f"Insights for {insights.collection!r}, {insights.since} to {insights.until}", insights_totals(insights)]
+    if insights.gaps:
+        lines = ["What the articles could not answer, biggest first:"]
+        lines += [f"{n}. {gap_text(g)}" for n, g in enumerate(insights.gaps, start=1)]
+        blocks.append("\n".join(lines))
+    elif insights.questions:
+        blocks.append("No gaps: every question was answered, and none got a 👎.")
+    if insights.closed:
+        lines = ["Closed since (an article added later answers them now):"]
+        for gap in insights.closed:
+            ref = gap.closed_by
+            assert ref is not None
+            lines.append(
+                f"- “{gap.examples[0]}” — #{ref.article_id} {ref.title}" + (f" — {ref.url}" if ref.url else "")
+            )
+        blocks.append("\n".join(lines))
+    if insights.most_quoted:
+        lines = ["Most quoted:"]
+        lines += [f"- #{a.article_id} {a.title} ({plural(a.answers, 'answer')})" for a in insights.most_quoted]
+        blocks.append("\n".join(lines))
+    if insights.never_quoted_count:
+        lines = [f"Never quoted in these days ({insights.never_quoted_count:,}):"]
+        lines += [f"- #{a.article_id} {a.title}" for a in insights.never_quoted]
+        if insights.never_quoted_count > len(insights.never_quoted):
+            lines.append(f"… and {insights.never_quoted_count - len(insights.never_quoted):,} more")
+        blocks.append("\n".join(lines))
+    blocks.append(f"Questions and votes are kept {insights.kept_days} days, then deleted.")
     return "\n\n".join(blocks)
 
 

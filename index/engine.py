@@ -34,12 +34,23 @@ from index.errors import BylineError, check_collection, check_question
 from index.feeds.following import Feeds
 from index.inference.answer_model import AnswerModel
 from index.inference.embedding import Embedder
-from index.models import AddResult, Answer, Article, CollectionStats, Digest, Quote, Summary, TopicSummary
+from index.models import (
+    AddResult,
+    Answer,
+    Article,
+    CollectionStats,
+    Digest,
+    Insights,
+    Quote,
+    Summary,
+    TopicSummary,
+)
 from index.search.cache import SearchIndexes
 from index.search.index import SearchIndex
 from index.settings import EngineSettings
 from index.storage import Store, open_store, sqlite_url
 from index.summaries.digests import Digests
+from index.summaries.insights import InsightsRoom
 from index.summaries.schedule import DigestSchedules
 from index.summaries.summarising import Summaries
 from index.upkeep import consistency
@@ -66,8 +77,10 @@ class Engine:
         self.scoring = scoring
         self.store = store or open_store(s.database_url or sqlite_url(Path(s.data_dir) / "byline.sqlite3"))
         # The services the faces use beside the facade: typed handles, not walks through the rooms.
-        self.feedback = FeedbackLog(self.store)
+        self.feedback = FeedbackLog(self.store, s.answer_log_days, self.clock)
+        self.feedback.prune()  # retention: what is older than BYLINE_ANSWER_LOG_DAYS goes on every start
         self.schedules = DigestSchedules(self.store)
+        self.insight_schedules = DigestSchedules(self.store, kind="insights")
         self.llm = (
             llm.ChatModel(s.llm_base_url, s.llm_api_key, s.llm_model, s.llm_timeout, s.llm_max_tokens)
             if s.llm_base_url
@@ -112,6 +125,15 @@ class Engine:
             remove_article=self.remove,
             lead=self.digests.lead,
             article=self.catalogue.article,
+        )
+        self.insights_room = InsightsRoom(
+            self.store,
+            self.store,
+            self.feedback,
+            self.embedder.encode,
+            lambda: self.embedder.name,
+            self.answering.ask,  # the faces log answers; this ask logs nothing
+            self.clock,
         )
         self.maintenance = Maintenance(self.store, self.indexes, self.embedder, write_lock)
         self.consistency = consistency.ConsistencyCheck(
@@ -238,3 +260,8 @@ class Engine:
 
     def digest(self, collection: str, days: int = 7) -> Digest:
         return self.digests.digest(collection, days)
+
+    def insights(self, collection: str, days: int = 7) -> Insights:
+        """What members asked over the last `days` days and what the articles could not answer
+        (index/summaries/insights.py)."""
+        return self.insights_room.insights(collection, days)

@@ -275,3 +275,95 @@ class Digest:
             "articles": self.article_count,
             "stories": [s.to_json() for s in self.stories],
         }
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Questions of one meaning that the articles did not answer (abstained) or that members voted 👎.
+    `closed_by`: the article that answers its question now, when re-asking it today gets quotes."""
+
+    count: int
+    first_asked: str  # ISO datetimes, UTC
+    last_asked: str
+    examples: tuple[str, ...]  # up to 3 distinct questions, the most typical first
+    abstained: int
+    downvoted: int
+    closed_by: ArticleRef | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "first_asked": self.first_asked,
+            "last_asked": self.last_asked,
+            "examples": list(self.examples),
+            "abstained": self.abstained,
+            "downvoted": self.downvoted,
+            "closed": self.closed_by is not None,
+            "closed_by": self.closed_by.to_json() if self.closed_by else None,
+        }
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: str  # ISO date, UTC
+    answered: int
+    abstained: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class QuotedArticle:
+    article_id: int
+    title: str
+    url: str | None
+    answers: int  # answers in the window that quoted it
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Insights:
+    """What members asked one collection from `since` to `until` (ISO dates, inclusive) and what the articles
+    could not answer. `askers` is a count: no name or id of a member is ever in here. `gaps` are the open
+    ones, biggest first; `closed` the gaps an article added since answers now."""
+
+    collection: str
+    days: int
+    since: str
+    until: str
+    questions: int
+    answered: int
+    abstained: int
+    up: int
+    down: int
+    askers: int
+    per_day: tuple[DayCount, ...]
+    gaps: tuple[Gap, ...]
+    closed: tuple[Gap, ...]
+    most_quoted: tuple[QuotedArticle, ...]
+    never_quoted: tuple[ArticleRef, ...]
+    never_quoted_count: int
+    kept_days: int  # how long the log is kept (BYLINE_ANSWER_LOG_DAYS)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "collection": self.collection,
+            "days": self.days,
+            "since": self.since,
+            "until": self.until,
+            "questions": self.questions,
+            "answered": self.answered,
+            "abstained": self.abstained,
+            "votes": {"up": self.up, "down": self.down},
+            "askers": self.askers,
+            "per_day": [d.to_json() for d in self.per_day],
+            "gaps": [g.to_json() for g in self.gaps],
+            "closed_gaps": [g.to_json() for g in self.closed],
+            "most_quoted": [a.to_json() for a in self.most_quoted],
+            "never_quoted": [a.to_json() for a in self.never_quoted],
+            "never_quoted_count": self.never_quoted_count,
+            "kept_days": self.kept_days,
+        }

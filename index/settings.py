@@ -15,6 +15,8 @@ from index.errors import InvalidInput
 # articles don't cover the question.
 DEFAULT_ABSTAIN_THRESHOLD = 1.35
 MIN_FEED_MINUTES = 5
+# Members' questions are personal data: kept for a bounded time whatever is configured (ten years at most).
+MAX_ANSWER_LOG_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,9 @@ class EngineSettings:
     max_feeds: int = 10
     feed_max_items: int = 50
     feed_announce_per_hour: int = 10
+    # Days the answer log (members' questions, the answers, their votes) is kept: older rows are deleted on
+    # engine start, at most hourly while answers are logged, and before insights reads the log.
+    answer_log_days: int = 90
 
     @property
     def limits(self) -> Limits:
@@ -130,6 +135,7 @@ class EngineSettings:
             "BYLINE_MAX_FEEDS": ("max_feeds", int),
             "BYLINE_FEED_MAX_ITEMS": ("feed_max_items", int),
             "BYLINE_FEED_ANNOUNCE_PER_HOUR": ("feed_announce_per_hour", int),
+            "BYLINE_ANSWER_LOG_DAYS": ("answer_log_days", int),
         }
         for var, (name, kind) in numbers.items():
             raw = env.get(var, "").strip()
@@ -183,6 +189,8 @@ class EngineSettings:
             raise InvalidInput("BYLINE_FEED_BACKFILL must be 0 to 100 items and BYLINE_FEED_MAX_ITEMS 1 to 500.")
         if settings.max_feeds < 0 or settings.feed_announce_per_hour < 0:
             raise InvalidInput("BYLINE_MAX_FEEDS and BYLINE_FEED_ANNOUNCE_PER_HOUR cannot be negative.")
+        if not 1 <= settings.answer_log_days <= MAX_ANSWER_LOG_DAYS:
+            raise InvalidInput(f"BYLINE_ANSWER_LOG_DAYS must be 1 to {MAX_ANSWER_LOG_DAYS} days.")
         if settings.llm_base_url and not settings.llm_model:
             raise InvalidInput("BYLINE_LLM_BASE_URL is set, so BYLINE_LLM_MODEL must name the model to ask.")
         if settings.llm_timeout <= 0 or settings.llm_max_tokens < 16:

@@ -215,10 +215,20 @@ def add_article(fake: FakeDiscord, guild_id: str, **values: Any) -> InteractionL
 # -- setup ------------------------------------------------------------------------------------------
 def test_slash_commands_are_synced_and_moderator_commands_hidden_from_members(fake: FakeDiscord):
     synced = {c["name"]: c for c in fake.commands[None]}
-    assert set(synced) == {"ask", "summary", "article", "digest", "digest-schedule", "feed"}
+    assert set(synced) == {
+        "ask",
+        "summary",
+        "article",
+        "digest",
+        "digest-schedule",
+        "feed",
+        "insights",
+        "insights-schedule",
+    }
     for name, subcommands in (
         ("article", {"add", "remove", "list"}),
         ("digest-schedule", {"set", "off", "show"}),
+        ("insights-schedule", {"set", "off", "show"}),
         ("feed", {"add", "list", "remove", "pause", "resume", "test"}),
     ):
         assert str(synced[name]["default_member_permissions"]) == str(MANAGE_GUILD)
@@ -741,6 +751,8 @@ def test_discord_guild_id_syncs_the_commands_to_that_server_only(engine: Engine)
             "digest",
             "digest-schedule",
             "feed",
+            "insights",
+            "insights-schedule",
         }
         errors: list = []
         engine.add_documents(collection(guild), engine.documents(str(SAMPLES), errors), errors=errors)

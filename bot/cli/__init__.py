@@ -4,7 +4,7 @@ codes): extend it, never break it. Exit 0 on success, 1 on a user error (one sen
 
 The commands come in groups, one module each: articles.py (add, list, remove, collections, purge),
 asking.py (ask, summary, digest, run, feedback), feeds.py (feed ...), upkeep.py (reindex, check,
-prepare, migrate); common.py holds what they share."""
+prepare, migrate), insights.py (insights); common.py holds what they share."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from bot.cli import articles, asking, feeds, upkeep
+from bot.cli import articles, asking, feeds, insights, upkeep
 from bot.cli.common import (
     DEFAULT_COLLECTION,
     EXIT_OK,
@@ -45,8 +45,15 @@ ORDER = (
     "purge",
     "feed",
     "migrate",
+    "insights",
 )
-COMMANDS: dict[str, Command] = {**articles.COMMANDS, **asking.COMMANDS, **feeds.COMMANDS, **upkeep.COMMANDS}
+COMMANDS: dict[str, Command] = {
+    **articles.COMMANDS,
+    **asking.COMMANDS,
+    **feeds.COMMANDS,
+    **upkeep.COMMANDS,
+    **insights.COMMANDS,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,20 +2,28 @@
 
 Chat faces log each answer they post so that its buttons ("Sources", 👍, 👎) and replies asking a follow-up
 keep working after a restart: the answer's id travels in the button's custom id, and the posted message's
-id leads back to the question. A vote is one row per (answer, member); voting again replaces it."""
+id leads back to the question. A vote is one row per (answer, member); voting again replaces it.
+
+Members' questions are personal data: the log keeps `keep_days` (BYLINE_ANSWER_LOG_DAYS) and prunes what is
+older on engine start, at most once an hour while answers are logged, and before insights read it."""
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from index.errors import InvalidInput, NotFound
 from index.models import Answer
-from index.storage import AnswerLogStore, AnswerRow
+from index.storage import AnswerLogStore, AnswerRow, utc_iso
 
 Vote = Literal["up", "down"]
 _VOTES: dict[str, int] = {"up": 1, "down": -1}
+# Pruning while answers are logged runs at most this often: one indexed DELETE, cheap, but not per answer.
+PRUNE_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -30,12 +38,34 @@ class LoggedAnswer:
 
 
 class FeedbackLog:
-    def __init__(self, store: AnswerLogStore) -> None:
+    def __init__(self, store: AnswerLogStore, keep_days: int = 90, clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
+        self.keep_days = keep_days
+        # the engine's clock: what the log writes as "created" and what retention counts back from
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._pruned: datetime | None = None
+        self._prune_lock = threading.Lock()
 
     def log_answer(self, collection: str, answer: Answer, asked_by: str | None = None) -> int:
         answer_json = json.dumps(answer.to_json(), ensure_ascii=False)
-        return self.store.insert_answer(collection, answer.question, answer_json, asked_by)
+        now = self.clock()
+        answer_id = self.store.insert_answer(collection, answer.question, answer_json, asked_by, utc_iso(now))
+        self.prune_if_due(now)
+        return answer_id
+
+    def prune(self, now: datetime | None = None) -> tuple[int, int]:
+        """Delete the answers (questions) and votes logged more than `keep_days` days before now:
+        (answers, votes) deleted."""
+        now = now or self.clock()
+        with self._prune_lock:
+            self._pruned = now
+        return self.store.delete_log_before(utc_iso(now - timedelta(days=self.keep_days)))
+
+    def prune_if_due(self, now: datetime) -> None:
+        with self._prune_lock:
+            due = self._pruned is None or not timedelta(0) <= now - self._pruned < PRUNE_EVERY
+        if due:
+            self.prune(now)
 
     def attach_message(self, answer_id: int, message_id: str) -> None:
         """Remember which chat message shows the answer (a reply to it asks a follow-up)."""
@@ -62,7 +92,7 @@ class FeedbackLog:
         if vote not in _VOTES:
             raise InvalidInput(f"A vote is 'up' or 'down', not {vote!r}.")
         self.answer(answer_id, collection)  # raises NotFound for a foreign or deleted answer
-        self.store.put_vote(answer_id, user_id, _VOTES[vote])
+        self.store.put_vote(answer_id, user_id, _VOTES[vote], utc_iso(self.clock()))
 
     def export(self, collection: str | None = None) -> list[dict[str, Any]]:
         """Every vote with the question and the answer it was about, oldest first."""

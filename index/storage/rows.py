@@ -107,6 +107,20 @@ class ScheduleRow:
     last_period: str | None
 
 
+@dataclass(frozen=True)
+class LoggedRow:
+    """One logged answer as insights reads it: its votes summed, its question's vector if already made."""
+
+    id: int
+    question: str
+    answer_json: str
+    asked_by: str | None
+    created: str
+    question_vector: np.ndarray | None
+    up: int
+    down: int
+
+
 # (index, start, end, quotable, vector) of one sentence of an article
 SentenceRow = tuple[int, int, int, bool, np.ndarray]
 

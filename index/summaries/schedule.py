@@ -75,32 +75,38 @@ def parse_weekday(text: str) -> int:
 
 
 class DigestSchedules:
-    def __init__(self, store: ScheduleStore) -> None:
+    """The weekly schedules of one kind: "digest" (the digest) or "insights" (insights for moderators), each
+    kind its own table with the same columns and the same once-per-period claim."""
+
+    def __init__(self, store: ScheduleStore, kind: str = "digest") -> None:
         self.store = store
+        self.kind = kind
 
     def set(
         self, collection: str, target: str, weekday: int, minute_of_day: int, days: int, now: datetime
     ) -> DigestSchedule:
         """Create or replace the collection's schedule (replacing it starts its periods afresh)."""
         if not 1 <= days <= 31:
-            raise InvalidInput(f"A scheduled digest covers 1 to 31 days, not {days}.")
+            raise InvalidInput(f"A scheduled {self.kind} covers 1 to 31 days, not {days}.")
         created = utc_iso(now)
-        self.store.put_schedule(ScheduleRow(collection, target, weekday, minute_of_day, days, created, None))
+        row = ScheduleRow(collection, target, weekday, minute_of_day, days, created, None)
+        self.store.put_schedule(row, self.kind)
         return DigestSchedule(collection, target, weekday, minute_of_day, days, created, None)
 
     def clear(self, collection: str) -> bool:
-        return self.store.delete_schedule(collection)
+        return self.store.delete_schedule(collection, self.kind)
 
     def get(self, collection: str) -> DigestSchedule | None:
-        row = self.store.schedule(collection)
+        row = self.store.schedule(collection, self.kind)
         return DigestSchedule(**row.__dict__) if row else None
 
     def all(self) -> list[DigestSchedule]:
-        return [DigestSchedule(**row.__dict__) for row in self.store.schedules()]
+        return [DigestSchedule(**row.__dict__) for row in self.store.schedules(self.kind)]
 
     def due(self, now: datetime) -> list[DigestSchedule]:
         return [s for s in self.all() if s.due(now)]
 
     def claim(self, schedule: DigestSchedule, now: datetime) -> bool:
         """Mark the current period as posted; True for exactly one caller per period (post only then)."""
-        return self.store.claim_period(schedule.collection, schedule.created, schedule.period(now).isoformat())
+        period = schedule.period(now).isoformat()
+        return self.store.claim_period(schedule.collection, schedule.created, period, self.kind)

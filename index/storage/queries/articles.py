@@ -76,12 +76,14 @@ class ArticleQueries(Database):
                 "chunks": conn.execute("DELETE FROM chunks WHERE collection = ?", (collection,)),
                 "articles": conn.execute("DELETE FROM articles WHERE collection = ?", (collection,)),
                 "schedules": conn.execute("DELETE FROM digest_schedules WHERE collection = ?", (collection,)),
+                "insight_schedules": conn.execute("DELETE FROM insight_schedules WHERE collection = ?", (collection,)),
                 "feed_items": conn.execute("DELETE FROM feed_items WHERE collection = ?", (collection,)),
                 "feeds": conn.execute("DELETE FROM feed_subscriptions WHERE collection = ?", (collection,)),
             }
             # a feed's row (what it knows of the feed) goes with its last follower
             conn.execute(UNFOLLOWED_FEEDS)
             counts = {name: cursor.rowcount for name, cursor in deleted.items()}
+            counts["schedules"] += counts.pop("insight_schedules")  # one count of schedules, whatever their kind
             if any(counts.values()):
                 self._bump(conn, collection)
         return counts

@@ -29,6 +29,10 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("collection", "target", "weekday", "minute_of_day", "days", "created", "last_period"),
         ("collection",),
     ),
+    "insight_schedules": (
+        ("collection", "target", "weekday", "minute_of_day", "days", "created", "last_period"),
+        ("collection",),
+    ),
     "feeds": (
         (
             "id",
@@ -59,7 +63,15 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 IDENTITY_TABLES = ("articles", "chunks", "answers", "feeds")
 # the tables copied in batches of rows after the articles, in an order their foreign keys allow
-LOG_TABLES = ("answers", "feedback", "digest_schedules", "feeds", "feed_subscriptions", "feed_items")
+LOG_TABLES = (
+    "answers",
+    "feedback",
+    "digest_schedules",
+    "insight_schedules",
+    "feeds",
+    "feed_subscriptions",
+    "feed_items",
+)
 
 
 def _columns(table: str, prefix: str = "") -> str:
