@@ -77,8 +77,10 @@ class Engine:
         self.scoring = scoring
         self.store = store or open_store(s.database_url or sqlite_url(Path(s.data_dir) / "byline.sqlite3"))
         # The services the faces use beside the facade: typed handles, not walks through the rooms.
-        self.feedback = FeedbackLog(self.store, s.answer_log_days, self.clock)
-        self.feedback.prune()  # retention: what is older than BYLINE_ANSWER_LOG_DAYS goes on every start
+        # Retention (BYLINE_ANSWER_LOG_DAYS) runs where the log is written or read (log_answer, at most hourly;
+        # export; insights) and in the Discord face's hourly round, never at start-up: a cold CLI command on a
+        # read-only data dir must not write.
+        self.feedback = FeedbackLog(self.store, s.answer_log_days, self.clock, lambda: self.embedder.name)
         self.schedules = DigestSchedules(self.store)
         self.insight_schedules = DigestSchedules(self.store, kind="insights")
         self.llm = (

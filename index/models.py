@@ -134,6 +134,9 @@ class Answer:
     confidence: float = 0.0
     mode: Mode = "extractive"
     dropped: tuple[Dropped, ...] = ()
+    # The question's embedding as retrieval used it (a float32 array; None where nothing was retrieved). The
+    # answer log keeps it, so insights group members' questions without embedding them again. Not in to_json.
+    question_vector: Any = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -89,6 +89,30 @@ def test_questions_asked_in_the_terminal_chat_become_totals_gaps_and_quoted_arti
     assert "kept 90 days" in text
 
 
+def test_the_log_keeps_each_question_vector_so_insights_embed_nothing_again(
+    make_engine: Callable[..., Engine], backend: str, monkeypatch: pytest.MonkeyPatch
+):
+    clock = Clock(NOW)
+    engine = with_samples(make_engine, clock, backend)
+    for question in (*POPE[:2], PERU):
+        chat.handle(engine, "default", question)
+    rows = engine.store.answers_between("default", "2026-12-01", "2026-12-08", engine.embedder.name)
+    assert all(row.question_vector is not None and row.question_vector.shape == (384,) for row in rows)
+    # the vector is the question's as retrieval embedded it: the same model, the same text
+    expected = engine.embedder.encode([PERU])[0]
+    assert float(rows[-1].question_vector @ expected) > 0.999
+
+    def no_embedding(texts: object) -> object:
+        raise AssertionError("insights embedded a question the log already held a vector for")
+
+    monkeypatch.setattr(engine.embedder, "encode", no_embedding)
+    monkeypatch.setattr(engine.insights_room, "encode", no_embedding)
+    insights = engine.insights("default")
+    assert [g.count for g in insights.gaps] == [2, 1]
+    # another model's vectors are never mixed in: under another model name the log holds none
+    assert all(r.question_vector is None for r in engine.store.answers_between("default", "2026", "2027", "other"))
+
+
 def test_a_gap_closes_once_an_article_that_answers_it_is_added(make_engine: Callable[..., Engine]):
     clock = Clock(NOW)
     engine = with_samples(make_engine, clock)
@@ -153,10 +177,13 @@ def test_retention_deletes_exactly_the_rows_older_than_the_setting(
     assert [row.question for row in store.answers("default")] == ["edge", "new"]
     assert store.answers("other") == []
     assert sorted(v.question for v in store.votes("default")) == ["edge", "new"]
-    # a restarted engine, a day later, prunes on start: "edge" is now past the cutoff
+    # a restarted engine, a day later: starting writes nothing (a read-only data dir must still answer), the
+    # first read of the log prunes it: "edge" is now past the cutoff
     later = make_engine(
         tmp_path / "log", clock=Clock(NOW + timedelta(days=1)), database_url=backend, answer_log_days=30
     )
+    assert [row.question for row in later.store.answers("default")] == ["edge", "new"]
+    assert [vote["question"] for vote in later.feedback.export("default")] == ["new"]
     assert [row.question for row in later.store.answers("default")] == ["new"]
 
 

@@ -62,6 +62,8 @@ class InsightsCog(commands.Cog, name="Insights"):
     @tasks.loop(seconds=POLL_SECONDS)
     async def poll(self) -> None:
         try:
+            # retention runs here too (at most hourly), so a bot nobody asks still forgets old questions
+            await self.bot.run_engine(self.bot.engine.feedback.prune_if_due, self.bot.clock())
             await self.post_due()
         except Exception:  # the loop must outlive one bad round; the next one retries
             log.exception("posting scheduled insights failed")

@@ -78,7 +78,8 @@ class Answering:
                 text = f"None of the articles is dated {evidence.window.describe()}, so the articles don't say."
                 return Answer(question, text, True, (), (time.perf_counter() - started) * 1000)
             answer, draft = self._answer(evidence, limit, started)
-        answer = replace(answer, question=question)
+        assert evidence.query is not None
+        answer = replace(answer, question=question, question_vector=evidence.query.vector)
         if draft is not None:  # outside the read snapshot: the model may take seconds
             answer = self._llm_answer(answer, draft, started)
         return answer

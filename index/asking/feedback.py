@@ -38,18 +38,36 @@ class LoggedAnswer:
 
 
 class FeedbackLog:
-    def __init__(self, store: AnswerLogStore, keep_days: int = 90, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        store: AnswerLogStore,
+        keep_days: int = 90,
+        clock: Callable[[], datetime] | None = None,
+        model: Callable[[], str] | None = None,
+    ) -> None:
         self.store = store
         self.keep_days = keep_days
         # the engine's clock: what the log writes as "created" and what retention counts back from
         self.clock = clock or (lambda: datetime.now(UTC))
+        # the name of the model that embedded the questions: a question's vector is kept with it
+        self.model = model
         self._pruned: datetime | None = None
         self._prune_lock = threading.Lock()
 
     def log_answer(self, collection: str, answer: Answer, asked_by: str | None = None) -> int:
         answer_json = json.dumps(answer.to_json(), ensure_ascii=False)
         now = self.clock()
-        answer_id = self.store.insert_answer(collection, answer.question, answer_json, asked_by, utc_iso(now))
+        # the question's vector as retrieval made it: insights group questions without embedding them again
+        vector = answer.question_vector if self.model is not None else None
+        answer_id = self.store.insert_answer(
+            collection,
+            answer.question,
+            answer_json,
+            asked_by,
+            utc_iso(now),
+            vector,
+            self.model() if vector is not None and self.model is not None else None,
+        )
         self.prune_if_due(now)
         return answer_id
 
@@ -95,7 +113,8 @@ class FeedbackLog:
         self.store.put_vote(answer_id, user_id, _VOTES[vote], utc_iso(self.clock()))
 
     def export(self, collection: str | None = None) -> list[dict[str, Any]]:
-        """Every vote with the question and the answer it was about, oldest first."""
+        """Every vote with the question and the answer it was about, oldest first (none past retention)."""
+        self.prune_if_due(self.clock())
         out = []
         for row in self.store.votes(collection):
             data = json.loads(row.answer_json)

@@ -131,7 +131,14 @@ class AnswerLogStore(Protocol):
     """Answers posted in chat and members' votes on them."""
 
     def insert_answer(
-        self, collection: str, question: str, answer_json: str, asked_by: str | None, created: str | None = None
+        self,
+        collection: str,
+        question: str,
+        answer_json: str,
+        asked_by: str | None,
+        created: str | None = None,
+        vector: np.ndarray | None = None,  # the question's embedding, made by `model`
+        model: str | None = None,
     ) -> int: ...
     def attach_message(self, answer_id: int, message_id: str) -> None: ...
     def answer_by_id(self, answer_id: int) -> AnswerRow | None: ...

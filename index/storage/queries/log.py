@@ -20,13 +20,28 @@ SCHEDULE_TABLES = {"digest": "digest_schedules", "insights": "insight_schedules"
 class LogQueries(Database):
     # -- answers and votes ----------------------------------------------------------------------
     def insert_answer(
-        self, collection: str, question: str, answer_json: str, asked_by: str | None, created: str | None = None
+        self,
+        collection: str,
+        question: str,
+        answer_json: str,
+        asked_by: str | None,
+        created: str | None = None,
+        vector: np.ndarray | None = None,
+        model: str | None = None,
     ) -> int:
         with self.write(OWN_ROWS) as conn:
             cursor = conn.execute(
-                "INSERT INTO answers (collection, question, answer, asked_by, created) VALUES (?, ?, ?, ?, ?)"
-                " RETURNING id",
-                (collection, question, answer_json, asked_by, created or utc_now()),
+                "INSERT INTO answers (collection, question, answer, asked_by, created, question_vector, vector_model)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    collection,
+                    question,
+                    answer_json,
+                    asked_by,
+                    created or utc_now(),
+                    None if vector is None else blob(vector),
+                    model if vector is not None else None,
+                ),
             )
             return int(cursor.fetchone()[0])
 
