@@ -3,8 +3,9 @@ questions, how many the articles answered, the votes, how many members asked (a 
 gaps (questions the articles did not answer, or answered to a 👎, grouped by meaning); which of those an
 article added since answers now; the most-quoted articles and those never quoted.
 
-Cheap by construction: the log is read in one query; each distinct question is embedded once ever (its
-vector is kept beside it in the log); grouping is one similarity matrix; and only the biggest gaps that an
+Cheap by construction: the log is read in one query; each question's vector is in the log already (the
+embedding retrieval made when it was answered; a row logged before that, or by another model, is embedded
+once and kept); grouping is one similarity matrix; and only the biggest gaps that an
 article added since their last asking could close are asked again, through the engine's answering, which
 logs nothing (only the faces log)."""
 

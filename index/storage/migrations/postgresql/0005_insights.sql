@@ -1,6 +1,7 @@
--- 5: insights for moderators. Each logged question's vector, embedded once when insights first groups it
--- (NULL until then: `vector_model` says which model made it, so a model swap re-embeds), the answer log
--- read and pruned by time (BYLINE_ANSWER_LOG_DAYS), and weekly insights schedules, shaped like the digests'.
+-- 5: insights for moderators. Each logged question's vector, the embedding retrieval made when it was
+-- answered (NULL for answers logged before this migration: insights embed those once, then keep them;
+-- `vector_model` says which model made it, so a model swap re-embeds), the answer log read and pruned by
+-- time (BYLINE_ANSWER_LOG_DAYS), and weekly insights schedules, shaped like the digests'.
 ALTER TABLE answers ADD COLUMN question_vector BYTEA;
 ALTER TABLE answers ADD COLUMN vector_model TEXT;
 CREATE INDEX answers_collection_created ON answers (collection, created);
