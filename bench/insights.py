@@ -6,7 +6,7 @@ members' answerable questions (bench/members/) are logged as answered, quoting t
 dev questions (about articles the collection does not hold) and the members' off-topic and unanswerable
 questions as "the articles don't say", repeated as members repeat themselves; a 👎 on one answer in 20.
 Spread over the last 7 days; the articles were added 30 days before. One new article is added just before
-insights run, so the 10 biggest gaps are asked again (the re-check's most expensive case).
+insights run, so 10 gaps are asked again (the re-check's most expensive case).
 
 The faces log each question's vector with it (the embedding retrieval made while answering), so the log is
 generated with those vectors. Three timings: first (the first insights over this log), warm (the next call,

@@ -131,6 +131,7 @@ class Engine:
         self.insights_room = InsightsRoom(
             self.store,
             self.store,
+            self.store,
             self.feedback,
             self.embedder.encode,
             lambda: self.embedder.name,

@@ -134,6 +134,41 @@ def test_a_gap_closes_once_an_article_that_answers_it_is_added(make_engine: Call
     assert len(engine.feedback.store.answers("default")) == logged  # asking again logged nothing
 
 
+def test_a_small_gap_closes_too_when_the_new_article_is_about_it(make_engine: Callable[..., Engine]):
+    """Only some gaps are asked again (one ask each): those the new article comes closest to, not the biggest."""
+    from index.summaries.insights import RECHECK
+
+    clock = Clock(NOW)
+    engine = with_samples(make_engine, clock)
+    unrelated = [
+        PERU,
+        "who won the 2010 tour de france",
+        "what is the boiling point of mercury",
+        "who wrote war and peace",
+        "how deep is the mariana trench",
+        "who painted the mona lisa",
+        "what language do they speak in brazil",
+        "how long is the great wall of china",
+        "what is the population of iceland",
+        "who invented the telephone",
+        "what is the tallest mountain in africa",
+        "when did the titanic sink",
+    ]
+    for question in unrelated * 2:
+        chat.handle(engine, "default", question)
+    chat.handle(engine, "default", LIGHTHOUSE_Q)
+    before = engine.insights("default")
+    examples = [gap.examples[0] for gap in before.gaps]
+    assert examples.index(LIGHTHOUSE_Q) >= RECHECK  # smaller than at least RECHECK other gaps
+
+    clock.now = NOW + timedelta(hours=2)
+    added = engine.add_text("default", LIGHTHOUSE, title="Lighthouse lit")
+    after = engine.insights("default")
+
+    assert [(g.examples[0], g.closed_by and g.closed_by.article_id) for g in after.closed] == [(LIGHTHOUSE_Q, added.id)]
+    assert LIGHTHOUSE_Q not in [gap.examples[0] for gap in after.gaps]
+
+
 def test_bad_windows_and_an_empty_collection_are_one_clear_sentence(make_engine: Callable[..., Engine]):
     engine = with_samples(make_engine, Clock(NOW), "")
     for days in (0, -3, 91, 100_000):

@@ -155,6 +155,11 @@ def test_articles_are_listed_found_and_dated(store: Store):
     assert set(between.tolist()) == {c.id for i in ids[1:] for c, _ in store.article_chunks(i)}
     assert store.latest_year_of_month("c", 3, "2030-01-01") == 2024
     assert set(store.article_vectors(ids)) == set(ids)
+    owners, vectors = store.chunk_vectors_of(ids[1:])
+    chunks = [(i, c, v) for i in ids[1:] for c, v in store.article_chunks(i)]
+    assert owners.tolist() == [i for i, _, _ in chunks]
+    assert np.array_equal(vectors, np.vstack([v for _, _, v in chunks]))  # bit-exact, in chunk order
+    assert store.chunk_vectors_of([])[0].size == 0
     assert store.collections() == ["c"]
 
 

@@ -195,6 +195,23 @@ class ArticleQueries(Database):
             sums[article_id] = sums[article_id] + vector if article_id in sums else vector.copy()
         return {i: v / (np.linalg.norm(v) or 1.0) for i, v in sums.items()}
 
+    def chunk_vectors_of(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(article id of each chunk, the chunks' vectors as rows) for the given articles, in one query."""
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        rows = (
+            self._connect()
+            .execute(
+                f"SELECT article_id, vector FROM chunks WHERE article_id IN ({sqlmarks(len(ids))}) ORDER BY id",
+                tuple(ids),
+            )
+            .fetchall()
+        )
+        owners = np.array([article_id for article_id, _ in rows], dtype=np.int64)
+        if not rows:
+            return owners, np.zeros((0, 0), dtype=np.float32)
+        return owners, np.vstack([np.frombuffer(raw, dtype=np.float32) for _, raw in rows])
+
     def article_texts(self, ids: Sequence[int]) -> dict[int, ArticleRow]:
         if not ids:
             return {}
