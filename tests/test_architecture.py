@@ -186,3 +186,17 @@ def test_old_import_paths_keep_working_for_one_release():
     warned, same = out.stdout.splitlines()
     assert warned == "warned: index.answering moved to index.asking.answering; the old path goes in the next release"
     assert same == "True True True True index.summaries.summarising"
+
+
+def test_our_own_code_uses_no_old_import_path():
+    code = (
+        "import importlib, pkgutil, warnings, index, bot\n"
+        "warnings.filterwarnings('error', message='.* moved to index', category=DeprecationWarning)\n"
+        "for package in (index, bot):\n"
+        "    for found in pkgutil.walk_packages(package.__path__, package.__name__ + '.'):\n"
+        "        if not found.name.endswith('__main__'):\n"
+        "            importlib.import_module(found.name)\n"
+        "print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]
