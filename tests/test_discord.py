@@ -438,6 +438,8 @@ def test_a_scheduled_digest_is_posted_once_a_week_even_across_a_restart(embedder
             "digest-schedule set", guild_id=guild, who=MODERATOR, permissions=MOD_PERMISSIONS, weekday=0, time="09:00"
         )
         assert "Mondays at 09:00 UTC" in text_of(only(fake.wait_result(log)))
+        shown = fake.slash("digest-schedule show", guild_id=guild, who=MODERATOR, permissions=MOD_PERMISSIONS)
+        assert text_of(only(fake.wait_result(shown))).startswith("The digest is posted Mondays at 09:00 UTC")
 
         assert _post_due(running) == 0 and digests() == [], "posted before its time"
         clock.now = datetime(2026, 3, 16, 9, 0, 20, tzinfo=UTC)
@@ -459,7 +461,11 @@ def test_a_scheduled_digest_is_posted_once_a_week_even_across_a_restart(embedder
         assert len(digests()) == 2, "the next week's digest was not posted"
 
         off = fake.slash("digest-schedule off", guild_id=guild, who=MODERATOR, permissions=MOD_PERMISSIONS)
-        assert "off" in text_of(only(fake.wait_result(off)))
+        assert text_of(only(fake.wait_result(off))) == "The weekly digest is off."
+        shown = fake.slash("digest-schedule show", guild_id=guild, who=MODERATOR, permissions=MOD_PERMISSIONS)
+        assert text_of(only(fake.wait_result(shown))) == "No weekly digest is scheduled."
+        again = fake.slash("digest-schedule off", guild_id=guild, who=MODERATOR, permissions=MOD_PERMISSIONS)
+        assert text_of(only(fake.wait_result(again))) == "There was no weekly digest to turn off."
         clock.now = datetime(2026, 3, 30, 9, 1, tzinfo=UTC)
         assert _post_due(running) == 0 and len(digests()) == 2
     finally:

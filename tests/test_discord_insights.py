@@ -94,6 +94,18 @@ def test_moderators_see_what_members_asked_and_members_are_refused(embedder: Emb
         (posted,) = posts()
         assert "3 questions" in text_of(posted)
         assert any(r.path.endswith(f"/channels/{channel}/messages") and r.files for r in fake.requests)  # the chart
+
+        def moderator(command: str) -> str:
+            return text_of(
+                only(fake.wait_result(fake.slash(command, guild_id=guild, who=MODERATOR, permissions=MOD_PERMISSIONS)))
+            )
+
+        assert moderator("insights-schedule show").startswith("The insights are posted Mondays at 09:00 UTC")
+        assert moderator("insights-schedule off") == "The weekly insights are off."
+        assert moderator("insights-schedule show") == "No weekly insights are scheduled."
+        assert moderator("insights-schedule off") == "There were no weekly insights to turn off."
+        refused = fake.slash("insights-schedule show", guild_id=guild, who=ALICE)
+        assert "Manage Server" in text_of(only(fake.wait_result(refused)))
     finally:
         running.stop()
         engine.close()

@@ -14,12 +14,12 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot import embeds
-from bot.client import require_moderator
+from bot.cogs import weekly
 from bot.cogs.asking import embed_batches
 from bot.embeds import NO_MENTIONS
 from bot.pages import Pages
 from index.errors import BylineError
-from index.summaries.schedule import WEEKDAYS, DigestSchedule, parse_time
+from index.summaries.schedule import WEEKDAYS
 
 if TYPE_CHECKING:
     from bot.client import Byline
@@ -28,8 +28,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 60.0
 
 
-def _described(schedule: DigestSchedule) -> str:
-    return f"{schedule.when}, in <#{schedule.target}>, covering the last {schedule.days} days"
+WORDS = weekly.Words("digest", "The digest", "is", "was no weekly digest")
 
 
 class Digests(commands.Cog):
@@ -115,33 +114,15 @@ class Digests(commands.Cog):
         days: app_commands.Range[int, 1, 31] = 7,
         channel: discord.TextChannel | None = None,
     ) -> None:
-        require_moderator(interaction)
-        collection = self.bot.collection_for(interaction.guild_id)
-        minute = parse_time(time)
-        target = str(channel.id if channel is not None else interaction.channel_id)
-        schedule = await self.bot.run_engine(
-            self.bot.schedules.set, collection, target, weekday, minute, days, self.bot.clock()
-        )
-        await interaction.response.send_message(
-            f"The digest will be posted {_described(schedule)}.", ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
-        log.info("guild %s: digest scheduled %s", interaction.guild_id, schedule.to_json())
+        await weekly.set_schedule(self.bot, self.bot.schedules, WORDS, interaction, weekday, time, days, channel)
 
     @schedule.command(name="off", description="Stop posting the weekly digest.")
     async def schedule_off(self, interaction: discord.Interaction) -> None:
-        require_moderator(interaction)
-        collection = self.bot.collection_for(interaction.guild_id)
-        cleared = await self.bot.run_engine(self.bot.schedules.clear, collection)
-        text = "The weekly digest is off." if cleared else "There was no weekly digest to turn off."
-        await interaction.response.send_message(text, ephemeral=True)
+        await weekly.clear_schedule(self.bot, self.bot.schedules, WORDS, interaction)
 
     @schedule.command(name="show", description="When and where the weekly digest is posted.")
     async def schedule_show(self, interaction: discord.Interaction) -> None:
-        require_moderator(interaction)
-        collection = self.bot.collection_for(interaction.guild_id)
-        schedule = await self.bot.run_engine(self.bot.schedules.get, collection)
-        text = f"The digest is posted {_described(schedule)}." if schedule else "No weekly digest is scheduled."
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await weekly.show_schedule(self.bot, self.bot.schedules, WORDS, interaction)
 
 
 async def setup(bot: Byline) -> None:

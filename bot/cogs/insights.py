@@ -18,11 +18,12 @@ from discord.ext import commands, tasks
 
 from bot.chart import insights_chart
 from bot.client import require_moderator
+from bot.cogs import weekly
 from bot.embeds import NO_MENTIONS
 from bot.insight_embeds import CHART_FILE, insights_embeds
 from bot.pages import Pages
 from index.errors import BylineError
-from index.summaries.schedule import WEEKDAYS, DigestSchedule, parse_time
+from index.summaries.schedule import WEEKDAYS
 
 if TYPE_CHECKING:
     from bot.client import Byline
@@ -32,8 +33,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 60.0
 
 
-def _described(schedule: DigestSchedule) -> str:
-    return f"{schedule.when}, in <#{schedule.target}>, covering the last {schedule.days} days"
+WORDS = weekly.Words("insights", "The insights", "are", "were no weekly insights")
 
 
 class InsightsCog(commands.Cog, name="Insights"):
@@ -129,33 +129,15 @@ class InsightsCog(commands.Cog, name="Insights"):
         days: app_commands.Range[int, 1, 31] = 7,
         channel: discord.TextChannel | None = None,
     ) -> None:
-        require_moderator(interaction)
-        collection = self.bot.collection_for(interaction.guild_id)
-        minute = parse_time(time)
-        target = str(channel.id if channel is not None else interaction.channel_id)
-        schedule = await self.bot.run_engine(
-            self.schedules.set, collection, target, weekday, minute, days, self.bot.clock()
-        )
-        await interaction.response.send_message(
-            f"The insights will be posted {_described(schedule)}.", ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
-        log.info("guild %s: insights scheduled %s", interaction.guild_id, schedule.to_json())
+        await weekly.set_schedule(self.bot, self.schedules, WORDS, interaction, weekday, time, days, channel)
 
     @schedule.command(name="off", description="Stop posting the weekly insights.")
     async def schedule_off(self, interaction: discord.Interaction) -> None:
-        require_moderator(interaction)
-        collection = self.bot.collection_for(interaction.guild_id)
-        cleared = await self.bot.run_engine(self.schedules.clear, collection)
-        text = "The weekly insights are off." if cleared else "There were no weekly insights to turn off."
-        await interaction.response.send_message(text, ephemeral=True)
+        await weekly.clear_schedule(self.bot, self.schedules, WORDS, interaction)
 
     @schedule.command(name="show", description="When and where the weekly insights are posted.")
     async def schedule_show(self, interaction: discord.Interaction) -> None:
-        require_moderator(interaction)
-        collection = self.bot.collection_for(interaction.guild_id)
-        schedule = await self.bot.run_engine(self.schedules.get, collection)
-        text = f"The insights are posted {_described(schedule)}." if schedule else "No weekly insights are scheduled."
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await weekly.show_schedule(self.bot, self.schedules, WORDS, interaction)
 
 
 async def setup(bot: Byline) -> None:
