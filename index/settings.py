@@ -81,8 +81,9 @@ class EngineSettings:
     max_feeds: int = 10
     feed_max_items: int = 50
     feed_announce_per_hour: int = 10
-    # Days the answer log (members' questions, the answers, their votes) is kept: older rows are deleted on
-    # engine start, at most hourly while answers are logged, and before insights reads the log.
+    # Days the answer log (members' questions, the answers, their votes) is kept: older rows are deleted when
+    # answers are logged (at most hourly), in the Discord face's hourly round, and before insights or a votes
+    # export read the log (index/asking/feedback.py).
     answer_log_days: int = 90
 
     @property

@@ -212,19 +212,14 @@ def add_article(fake: FakeDiscord, guild_id: str, **values: Any) -> InteractionL
     return fake.slash("article add", guild_id=guild_id, who=MODERATOR, permissions=MOD_PERMISSIONS, **values)
 
 
+# every slash command the bot syncs (subcommand groups by their group name)
+SLASH_COMMANDS = {"ask", "summary", "article", "digest", "digest-schedule", "feed", "insights", "insights-schedule"}
+
+
 # -- setup ------------------------------------------------------------------------------------------
 def test_slash_commands_are_synced_and_moderator_commands_hidden_from_members(fake: FakeDiscord):
     synced = {c["name"]: c for c in fake.commands[None]}
-    assert set(synced) == {
-        "ask",
-        "summary",
-        "article",
-        "digest",
-        "digest-schedule",
-        "feed",
-        "insights",
-        "insights-schedule",
-    }
+    assert set(synced) == SLASH_COMMANDS
     for name, subcommands in (
         ("article", {"add", "remove", "list"}),
         ("digest-schedule", {"set", "off", "show"}),
@@ -750,16 +745,7 @@ def test_discord_guild_id_syncs_the_commands_to_that_server_only(engine: Engine)
     running = RunningBot(fake, engine, guild_id=int(guild))
     try:
         assert set(fake.commands) == {guild}  # nothing synced globally
-        assert {c["name"] for c in fake.commands[guild]} == {
-            "ask",
-            "summary",
-            "article",
-            "digest",
-            "digest-schedule",
-            "feed",
-            "insights",
-            "insights-schedule",
-        }
+        assert {c["name"] for c in fake.commands[guild]} == SLASH_COMMANDS
         errors: list = []
         engine.add_documents(collection(guild), engine.documents(str(SAMPLES), errors), errors=errors)
         log = fake.slash("ask", guild_id=guild, who=ALICE, question="When did DART hit Dimorphos?")

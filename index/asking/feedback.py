@@ -5,7 +5,8 @@ keep working after a restart: the answer's id travels in the button's custom id,
 id leads back to the question. A vote is one row per (answer, member); voting again replaces it.
 
 Members' questions are personal data: the log keeps `keep_days` (BYLINE_ANSWER_LOG_DAYS) and prunes what is
-older on engine start, at most once an hour while answers are logged, and before insights read it."""
+older when answers are logged (at most once an hour), before a votes export and before insights read it; the
+Discord face also calls prune_if_due from its minute loop. Never at start-up: a read-only data dir must work."""
 
 from __future__ import annotations
 
@@ -57,16 +58,12 @@ class FeedbackLog:
     def log_answer(self, collection: str, answer: Answer, asked_by: str | None = None) -> int:
         answer_json = json.dumps(answer.to_json(), ensure_ascii=False)
         now = self.clock()
-        # the question's vector as retrieval made it: insights group questions without embedding them again
-        vector = answer.question_vector if self.model is not None else None
+        # the question's vector as retrieval made it (kept only with the name of the model that made it):
+        # insights group questions without embedding them again
+        model = self.model() if self.model is not None and answer.question_vector is not None else None
+        vector = answer.question_vector if model is not None else None
         answer_id = self.store.insert_answer(
-            collection,
-            answer.question,
-            answer_json,
-            asked_by,
-            utc_iso(now),
-            vector,
-            self.model() if vector is not None and self.model is not None else None,
+            collection, answer.question, answer_json, asked_by, utc_iso(now), vector, model
         )
         self.prune_if_due(now)
         return answer_id

@@ -1,4 +1,5 @@
-"""Scheduled digests: at most one per collection, posted weekly at a set UTC weekday and time.
+"""Weekly posts (the digest, and the moderators' insights): at most one schedule of each kind per collection,
+posted weekly at a set UTC weekday and time.
 
 A schedule's periods are the weeks between two of its posting times. Posting claims the current period
 in SQLite first (one UPDATE that succeeds for one caller only), so a digest goes out at most once per
